@@ -1,0 +1,62 @@
+// The TUN device interface: everything above platform/ sees only this header, never the OS.
+// One implementation per OS lives in its own folder (linux/ now; windows/ and macos/ later).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace t2s::platform {
+
+// An interface address with prefix, in network byte order (IPv4 uses the first 4 bytes).
+struct InterfaceAddress {
+  bool is_v6 = false;
+  std::array<uint8_t, 16> bytes{};
+  int prefix_length = 0;
+};
+
+struct TunOptions {
+  // Device name to create or attach to; empty lets the OS pick.
+  std::string name;
+  // An already open TUN descriptor handed in by an embedding program (`--device fd://N`).
+  // The device is then used as it is: no addresses, MTU or link state are changed.
+  std::optional<int> inherited_fd;
+  int mtu = 1500;
+  std::optional<InterfaceAddress> ipv4;
+  std::optional<InterfaceAddress> ipv6;
+};
+
+enum class IoStatus { kOk, kWouldBlock, kError };
+
+struct ReadResult {
+  IoStatus status = IoStatus::kOk;
+  size_t size = 0;  // packet length when kOk
+  int error = 0;    // errno-style code when kError
+};
+
+class TunDevice {
+ public:
+  virtual ~TunDevice() = default;
+
+  // Opens (creating if needed) and configures the device: MTU, addresses, link up.
+  // On failure returns nullptr and sets `error` to a sentence naming the step that failed.
+  static std::unique_ptr<TunDevice> open(const TunOptions& options, std::string& error);
+
+  virtual const std::string& name() const = 0;
+  virtual int mtu() const = 0;
+  // True when this process created the device (it is removed again when the device closes).
+  virtual bool created_by_us() const = 0;
+  // A descriptor that becomes readable when packets wait; the event loop polls it.
+  virtual int pollable_fd() const = 0;
+
+  // Non-blocking: reads one raw IPv4/IPv6 packet into `buffer`.
+  virtual ReadResult read_packet(std::span<uint8_t> buffer) = 0;
+  // Non-blocking: writes one packet given as consecutive parts (gather write).
+  virtual IoStatus write_packet(std::span<const std::span<const uint8_t>> parts) = 0;
+};
+
+}  // namespace t2s::platform

@@ -1,0 +1,207 @@
+// Linux TUN device: /dev/net/tun with IFF_TUN | IFF_NO_PI, configured through ioctl on a
+// helper socket. A device we create is non-persistent, so the kernel removes it when our
+// descriptor closes, even after a crash.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "platform/tun_device.h"
+
+namespace t2s::platform {
+namespace {
+
+std::string errno_text(int code) {
+  return std::strerror(code);
+}
+
+// The kernel's struct in6_ifreq (linux/ipv6.h), which cannot be included next to glibc's headers.
+struct Ipv6InterfaceRequest {
+  in6_addr address;
+  uint32_t prefix_length;
+  int interface_index;
+};
+
+// Closes a descriptor on scope exit unless released.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+bool set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+class LinuxTunDevice final : public TunDevice {
+ public:
+  LinuxTunDevice(int fd, std::string name, int mtu, bool created)
+      : fd_(fd), name_(std::move(name)), mtu_(mtu), created_(created) {}
+  ~LinuxTunDevice() override { ::close(fd_); }
+
+  const std::string& name() const override { return name_; }
+  int mtu() const override { return mtu_; }
+  bool created_by_us() const override { return created_; }
+  int pollable_fd() const override { return fd_; }
+
+  ReadResult read_packet(std::span<uint8_t> buffer) override {
+    ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+    if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n), 0};
+    if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
+    return {IoStatus::kError, 0, errno};
+  }
+
+  IoStatus write_packet(std::span<const std::span<const uint8_t>> parts) override {
+    constexpr size_t kMaxParts = 64;
+    iovec vec[kMaxParts];
+    if (parts.size() > kMaxParts) return IoStatus::kError;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      vec[i].iov_base = const_cast<uint8_t*>(parts[i].data());
+      vec[i].iov_len = parts[i].size();
+    }
+    ssize_t n = ::writev(fd_, vec, static_cast<int>(parts.size()));
+    if (n >= 0) return IoStatus::kOk;
+    return (errno == EAGAIN || errno == EINTR) ? IoStatus::kWouldBlock : IoStatus::kError;
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+  int mtu_;
+  bool created_;
+};
+
+bool configure_ipv4(int sock, const std::string& name, const InterfaceAddress& address,
+                    std::string& error) {
+  ifreq request{};
+  std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  std::memcpy(&sin.sin_addr, address.bytes.data(), 4);
+  std::memcpy(&request.ifr_addr, &sin, sizeof sin);
+  if (::ioctl(sock, SIOCSIFADDR, &request) != 0) {
+    error = "cannot set IPv4 address on " + name + ": " + errno_text(errno);
+    return false;
+  }
+  uint32_t mask = address.prefix_length == 0 ? 0 : ~uint32_t{0} << (32 - address.prefix_length);
+  sin.sin_addr.s_addr = htonl(mask);
+  std::memcpy(&request.ifr_netmask, &sin, sizeof sin);
+  if (::ioctl(sock, SIOCSIFNETMASK, &request) != 0) {
+    error = "cannot set IPv4 netmask on " + name + ": " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
+bool configure_ipv6(const std::string& name, const InterfaceAddress& address, std::string& error) {
+  FdGuard sock(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) {
+    error = "cannot open an IPv6 socket to configure " + name + ": " + errno_text(errno);
+    return false;
+  }
+  Ipv6InterfaceRequest request{};
+  std::memcpy(&request.address, address.bytes.data(), 16);
+  request.prefix_length = static_cast<uint32_t>(address.prefix_length);
+  request.interface_index = static_cast<int>(::if_nametoindex(name.c_str()));
+  if (::ioctl(sock.get(), SIOCSIFADDR, &request) != 0) {
+    error = "cannot set IPv6 address on " + name + ": " + errno_text(errno) +
+            (errno == EACCES || errno == EADDRNOTAVAIL ? " (is IPv6 disabled?)" : "");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::string& error) {
+  if (options.inherited_fd) {
+    int fd = *options.inherited_fd;
+    ifreq request{};
+    if (::ioctl(fd, TUNGETIFF, &request) != 0) {
+      error = "descriptor " + std::to_string(fd) + " is not a TUN device: " + errno_text(errno);
+      return nullptr;
+    }
+    if (!set_nonblocking(fd)) {
+      error =
+          "cannot make descriptor " + std::to_string(fd) + " non-blocking: " + errno_text(errno);
+      return nullptr;
+    }
+    return std::make_unique<LinuxTunDevice>(fd, request.ifr_name, options.mtu, false);
+  }
+
+  if (options.name.size() >= IFNAMSIZ) {
+    error = "device name '" + options.name + "' is longer than " + std::to_string(IFNAMSIZ - 1) +
+            " characters";
+    return nullptr;
+  }
+  bool existed = !options.name.empty() && ::if_nametoindex(options.name.c_str()) != 0;
+
+  FdGuard fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) {
+    error = "cannot open /dev/net/tun: " + errno_text(errno) +
+            (errno == ENOENT ? " (load the tun module: modprobe tun)" : "") +
+            (errno == EACCES || errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
+    return nullptr;
+  }
+  ifreq request{};
+  request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::strncpy(request.ifr_name, options.name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd.get(), TUNSETIFF, &request) != 0) {
+    error = "cannot " + std::string(existed ? "attach to" : "create") + " TUN device '" +
+            options.name + "': " + errno_text(errno) +
+            (errno == EBUSY ? " (another program has it open)" : "") +
+            (errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "") +
+            (errno == EINVAL && existed ? " (it exists but is not a TUN device)" : "");
+    return nullptr;
+  }
+  std::string name = request.ifr_name;
+
+  FdGuard sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) {
+    error = "cannot open a socket to configure " + name + ": " + errno_text(errno);
+    return nullptr;
+  }
+  ifreq mtu_request{};
+  std::strncpy(mtu_request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  mtu_request.ifr_mtu = options.mtu;
+  if (::ioctl(sock.get(), SIOCSIFMTU, &mtu_request) != 0) {
+    error =
+        "cannot set MTU " + std::to_string(options.mtu) + " on " + name + ": " + errno_text(errno);
+    return nullptr;
+  }
+  if (options.ipv4 && !configure_ipv4(sock.get(), name, *options.ipv4, error)) return nullptr;
+  if (options.ipv6 && !configure_ipv6(name, *options.ipv6, error)) return nullptr;
+
+  ifreq flags{};
+  std::strncpy(flags.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &flags) != 0 ||
+      (flags.ifr_flags |= IFF_UP | IFF_RUNNING, ::ioctl(sock.get(), SIOCSIFFLAGS, &flags) != 0)) {
+    error = "cannot bring " + name + " up: " + errno_text(errno);
+    return nullptr;
+  }
+  return std::make_unique<LinuxTunDevice>(fd.release(), name, options.mtu, !existed);
+}
+
+}  // namespace t2s::platform

@@ -1,0 +1,37 @@
+// Command-line flags (CLI11) and their validation into a ready-to-use Config. Every bad value
+// is reported with the flag's name and what is wrong with it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/log.h"
+#include "net/address.h"
+#include "socks5/proxy_url.h"
+
+namespace t2s::app {
+
+struct Config {
+  socks5::ProxyUrl proxy;
+  std::string device_name;       // when creating or attaching by name
+  std::optional<int> device_fd;  // --device fd://N
+  net::Cidr ipv4;
+  std::optional<net::Cidr> ipv6;  // absent when --address6 is "none"
+  int mtu = 0;
+  log::Level log_level = log::Level::kInfo;
+  double tcp_connect_timeout_s = 0;
+  double tcp_idle_timeout_s = 0;
+};
+
+struct CommandLine {
+  bool run = false;  // false: exit now with exit_code, after printing `message`
+  int exit_code = 0;
+  std::string message;  // help/version text (stdout) or the error (stderr)
+  Config config;
+};
+
+// `args` excludes the program name.
+CommandLine parse_command_line(const std::vector<std::string>& args);
+
+}  // namespace t2s::app

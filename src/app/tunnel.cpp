@@ -1,0 +1,221 @@
+// The tunnel's main loop and its event sources: TUN readability, lwIP's timer, signals.
+#include "app/tunnel.h"
+
+#include <netdb.h>
+#include <signal.h>
+#include <uv.h>
+
+#include <cstring>
+#include <memory>
+
+#include "log/log.h"
+#include "platform/tun_device.h"
+#include "relay/relay.h"
+#include "stack/stack.h"
+
+namespace t2s::app {
+namespace {
+
+// Packets read per readiness wake-up before yielding to other events.
+constexpr int kReadBatch = 64;
+
+bool resolve_proxy(const socks5::ProxyUrl& url, sockaddr_storage& out, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* results = nullptr;
+  std::string port = std::to_string(url.port);
+  int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &results);
+  if (rc != 0 || results == nullptr) {
+    error = "cannot resolve proxy host '" + url.host + "': " + gai_strerror(rc);
+    return false;
+  }
+  std::memcpy(&out, results->ai_addr, results->ai_addrlen);
+  freeaddrinfo(results);
+  return true;
+}
+
+platform::InterfaceAddress to_interface_address(const net::Cidr& cidr) {
+  platform::InterfaceAddress address;
+  address.is_v6 = !cidr.address.is_v4();
+  address.bytes = cidr.address.bytes;
+  address.prefix_length = cidr.prefix_length;
+  return address;
+}
+
+template <typename Handle>
+void close_and_free(Handle* handle) {
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
+}
+
+class Tunnel {
+ public:
+  Tunnel(const Config& config, std::unique_ptr<platform::TunDevice> device)
+      : config_(config), device_(std::move(device)) {
+    uv_loop_init(&loop_);
+  }
+
+  ~Tunnel() { uv_loop_close(&loop_); }
+
+  bool start(relay::RelayOptions relay_options, std::string& error) {
+    relay_ = std::make_unique<relay::Relay>(&loop_, std::move(relay_options));
+    stack::StackOptions stack_options;
+    stack_options.mtu = device_->mtu();
+    stack_options.ipv4 = config_.ipv4;
+    stack_options.ipv6 = config_.ipv6;
+    stack_ = stack::Stack::create(
+        stack_options,
+        [this](std::span<const std::span<const uint8_t>> parts) {
+          return device_->write_packet(parts) == platform::IoStatus::kOk;
+        },
+        *relay_, error);
+    if (!stack_) return false;
+
+    poll_ = new uv_poll_t{};
+    if (int rc = uv_poll_init(&loop_, poll_, device_->pollable_fd()); rc != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      error = std::string("cannot watch the TUN device: ") + uv_strerror(rc);
+      return false;
+    }
+    poll_->data = this;
+    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
+      static_cast<Tunnel*>(handle->data)->on_device_readable(status);
+    });
+
+    timer_ = new uv_timer_t{};
+    uv_timer_init(&loop_, timer_);
+    timer_->data = this;
+    uv_timer_start(
+        timer_, [](uv_timer_t* t) { static_cast<Tunnel*>(t->data)->stack_->check_timeouts(); },
+        stack::Stack::kTimerIntervalMs, stack::Stack::kTimerIntervalMs);
+
+    for (int signal_number : {SIGINT, SIGTERM, SIGUSR1}) {
+      auto* handle = new uv_signal_t{};
+      uv_signal_init(&loop_, handle);
+      handle->data = this;
+      uv_signal_start(
+          handle,
+          [](uv_signal_t* h, int number) { static_cast<Tunnel*>(h->data)->on_signal(number); },
+          signal_number);
+      signals_.push_back(handle);
+    }
+    return true;
+  }
+
+  void run() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Stopped: reset every session, close our handles, let the close callbacks run.
+    relay_->shutdown();
+    relay_.reset();
+    if (poll_ != nullptr) close_and_free(poll_);
+    if (timer_ != nullptr) close_and_free(timer_);
+    for (auto* handle : signals_) close_and_free(handle);
+    signals_.clear();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    log_counters();
+    stack_.reset();
+  }
+
+ private:
+  void on_device_readable(int status) {
+    if (status != 0) {
+      log::error("TUN device {} failed: {}", device_->name(), uv_strerror(status));
+      uv_stop(&loop_);
+      return;
+    }
+    for (int i = 0; i < kReadBatch; ++i) {
+      if (spare_.empty()) spare_ = stack_->allocate_packet();
+      if (spare_.empty()) return;  // out of memory: try again on the next wake-up
+      platform::ReadResult result = device_->read_packet(spare_.writable());
+      if (result.status == platform::IoStatus::kWouldBlock) return;
+      if (result.status == platform::IoStatus::kError) {
+        log::error("reading TUN device {} failed: {}", device_->name(),
+                   std::strerror(result.error));
+        uv_stop(&loop_);
+        return;
+      }
+      stack_->input(std::move(spare_), result.size);
+    }
+  }
+
+  void on_signal(int number) {
+    if (number == SIGUSR1) {
+      log_counters();
+      return;
+    }
+    log::info("received {}, shutting down", number == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(&loop_);
+  }
+
+  void log_counters() {
+    const relay::RelayCounters& r = relay_ ? relay_->counters() : final_relay_counters_;
+    if (relay_) final_relay_counters_ = relay_->counters();
+    const stack::StackCounters& s = stack_->counters();
+    log::info(
+        "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "
+        "bytes_down={} packets_in={} packets_out={} packets_malformed={} "
+        "packets_not_handled={} packets_out_dropped={}",
+        r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.bytes_up, r.bytes_down,
+        s.packets_in, s.packets_out, s.packets_malformed, s.packets_not_handled,
+        s.packets_out_dropped);
+  }
+
+  const Config& config_;
+  std::unique_ptr<platform::TunDevice> device_;
+  uv_loop_t loop_{};
+  std::unique_ptr<relay::Relay> relay_;
+  std::unique_ptr<stack::Stack> stack_;
+  stack::InboundPacket spare_;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  std::vector<uv_signal_t*> signals_;
+  relay::RelayCounters final_relay_counters_;
+};
+
+}  // namespace
+
+int run_tunnel(const Config& config) {
+  log::set_level(config.log_level);
+  signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process
+
+  relay::RelayOptions relay_options;
+  std::string error;
+  if (!resolve_proxy(config.proxy, relay_options.proxy.address, error)) {
+    log::error("{}", error);
+    return 1;
+  }
+  relay_options.proxy.credentials = config.proxy.credentials;
+  relay_options.proxy.display_name = config.proxy.redacted();
+  relay_options.connect_timeout_ms = static_cast<uint64_t>(config.tcp_connect_timeout_s * 1000);
+  relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
+
+  platform::TunOptions tun_options;
+  tun_options.name = config.device_name;
+  tun_options.inherited_fd = config.device_fd;
+  tun_options.mtu = config.mtu;
+  tun_options.ipv4 = to_interface_address(config.ipv4);
+  if (config.ipv6) tun_options.ipv6 = to_interface_address(*config.ipv6);
+  auto device = platform::TunDevice::open(tun_options, error);
+  if (!device) {
+    log::error("{}", error);
+    return 1;
+  }
+
+  Tunnel tunnel(config, std::move(device));
+  if (!tunnel.start(std::move(relay_options), error)) {
+    log::error("{}", error);
+    return 1;
+  }
+  log::info("ready: device {}, mtu {}, IPv4 {}, IPv6 {}, proxy {}",
+            config.device_fd ? "fd://" + std::to_string(*config.device_fd) : config.device_name,
+            config.mtu, config.ipv4.to_string(), config.ipv6 ? config.ipv6->to_string() : "off",
+            config.proxy.redacted());
+  tunnel.run();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace t2s::app

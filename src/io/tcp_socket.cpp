@@ -1,0 +1,29 @@
+// TcpSocket: libuv handle lifetime (init, close, free in the close callback).
+#include "io/tcp_socket.h"
+
+namespace t2s::io {
+namespace {
+void free_handle(uv_handle_t* handle) {
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+}
+}  // namespace
+
+std::unique_ptr<TcpSocket> TcpSocket::create(uv_loop_t* loop) {
+  auto* handle = new uv_tcp_t{};
+  if (uv_tcp_init(loop, handle) != 0) {
+    delete handle;
+    return nullptr;
+  }
+  handle->data = nullptr;
+  return std::unique_ptr<TcpSocket>(new TcpSocket(handle));
+}
+
+TcpSocket::~TcpSocket() {
+  handle_->data = nullptr;
+  auto* as_handle = reinterpret_cast<uv_handle_t*>(handle_);
+  if (uv_is_closing(as_handle)) return;
+  if (reset_on_close_ && uv_tcp_close_reset(handle_, free_handle) == 0) return;
+  uv_close(as_handle, free_handle);
+}
+
+}  // namespace t2s::io

@@ -1,0 +1,42 @@
+// RAII ownership of a libuv TCP handle. Destroying a TcpSocket detaches its owner and closes
+// the handle; the handle's memory is freed only in libuv's close callback. Callbacks still in
+// flight (writes, connect) find a null owner and do nothing but free their request.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+namespace t2s::io {
+
+class TcpSocket {
+ public:
+  static std::unique_ptr<TcpSocket> create(uv_loop_t* loop);
+  ~TcpSocket();
+  TcpSocket(const TcpSocket&) = delete;
+  TcpSocket& operator=(const TcpSocket&) = delete;
+
+  uv_tcp_t* handle() { return handle_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(handle_); }
+
+  // The object that callbacks on this handle should reach; nullptr detaches.
+  void set_owner(void* owner) { handle_->data = owner; }
+  template <typename T>
+  static T* owner_of(const uv_stream_t* stream) {
+    return static_cast<T*>(stream->data);
+  }
+  template <typename T>
+  static T* owner_of(const uv_tcp_t* handle) {
+    return static_cast<T*>(handle->data);
+  }
+
+  // Close with RST instead of FIN when this socket is destroyed.
+  void reset_on_close() { reset_on_close_ = true; }
+
+ private:
+  explicit TcpSocket(uv_tcp_t* handle) : handle_(handle) {}
+  uv_tcp_t* handle_;
+  bool reset_on_close_ = false;
+};
+
+}  // namespace t2s::io

@@ -1,0 +1,133 @@
+// Parsing and formatting of IP addresses, endpoints and CIDR prefixes.
+#include "net/address.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace t2s::net {
+
+namespace {
+
+// Longest IPv6 text form without a zone: 8 groups of 4 hex digits... or the IPv4-mapped form
+// "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45 characters).
+constexpr size_t kMaxAddressText = 45;
+
+std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '\'';
+  out += text;
+  out += '\'';
+  return out;
+}
+
+bool all_digits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+IpAddress IpAddress::v4(std::span<const uint8_t, 4> octets) {
+  IpAddress address;
+  address.family = Family::kIpv4;
+  std::copy(octets.begin(), octets.end(), address.bytes.begin());
+  return address;
+}
+
+IpAddress IpAddress::v6(std::span<const uint8_t, 16> octets) {
+  IpAddress address;
+  address.family = Family::kIpv6;
+  std::copy(octets.begin(), octets.end(), address.bytes.begin());
+  return address;
+}
+
+Result<IpAddress> IpAddress::parse(std::string_view text) {
+  auto fail = [&] { return Result<IpAddress>::failure(quoted(text) + ": not an IP address"); };
+  // inet_pton needs a NUL-terminated string, so an embedded NUL would silently cut the text.
+  if (text.empty() || text.size() > kMaxAddressText || text.find('\0') != text.npos) {
+    return fail();
+  }
+  const std::string copy(text);
+  IpAddress address;
+  if (text.find(':') != text.npos) {
+    address.family = Family::kIpv6;
+    if (inet_pton(AF_INET6, copy.c_str(), address.bytes.data()) != 1) return fail();
+  } else {
+    address.family = Family::kIpv4;
+    if (inet_pton(AF_INET, copy.c_str(), address.bytes.data()) != 1) return fail();
+  }
+  return Result<IpAddress>::success(address);
+}
+
+bool IpAddress::is_unspecified() const {
+  const auto octets = view();
+  return std::all_of(octets.begin(), octets.end(), [](uint8_t b) { return b == 0; });
+}
+
+std::string IpAddress::to_string() const {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  const int af = is_v4() ? AF_INET : AF_INET6;
+  if (inet_ntop(af, bytes.data(), buffer, sizeof(buffer)) == nullptr) return {};
+  return buffer;
+}
+
+std::string Endpoint::to_string() const {
+  std::string out;
+  if (address.is_v4()) {
+    out = address.to_string();
+  } else {
+    out = "[" + address.to_string() + "]";
+  }
+  out += ':';
+  out += std::to_string(port);
+  return out;
+}
+
+Result<Cidr> Cidr::parse(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == text.npos) return Result<Cidr>::failure(quoted(text) + ": missing '/prefix'");
+
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) return Result<Cidr>::failure(quoted(text) + ": not an IP address");
+
+  const std::string_view digits = text.substr(slash + 1);
+  if (digits.empty()) return Result<Cidr>::failure(quoted(text) + ": missing prefix length");
+  if (!all_digits(digits)) {
+    return Result<Cidr>::failure(quoted(text) + ": prefix length must be a decimal number");
+  }
+  if (digits.size() > 1 && digits[0] == '0') {
+    return Result<Cidr>::failure(quoted(text) + ": prefix length has a leading zero");
+  }
+  const int max_prefix = address->is_v4() ? 32 : 128;
+  int prefix = 0;
+  for (char c : digits) {
+    prefix = prefix * 10 + (c - '0');
+    if (prefix > max_prefix) break;  // also stops overflow on long digit strings
+  }
+  if (prefix > max_prefix) {
+    return Result<Cidr>::failure(quoted(text) + ": prefix length must be 0.." +
+                                 std::to_string(max_prefix));
+  }
+  return Result<Cidr>::success(Cidr{address.value(), prefix});
+}
+
+Result<Cidr> Cidr::parse(std::string_view text, Family expected) {
+  // Check the family before the prefix range, so "fd00::1/64" as IPv4 reports the family.
+  const size_t slash = text.find('/');
+  if (slash != text.npos) {
+    auto address = IpAddress::parse(text.substr(0, slash));
+    if (address && address->family != expected) {
+      return Result<Cidr>::failure(quoted(text) + ": expected an " +
+                                   (expected == Family::kIpv4 ? "IPv4" : "IPv6") + " address");
+    }
+  }
+  return parse(text);
+}
+
+std::string Cidr::to_string() const {
+  return address.to_string() + "/" + std::to_string(prefix_length);
+}
+
+}  // namespace t2s::net

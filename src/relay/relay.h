@@ -1,0 +1,76 @@
+// The relay: where connections from the stack meet the SOCKS5 proxy. Owns every TCP session,
+// retires finished ones on a later loop turn (never inside a stack or libuv callback),
+// enforces connect and idle timeouts with one sweep timer, and keeps the counters.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "socks5/connector.h"
+#include "stack/stack.h"
+
+namespace t2s::relay {
+
+class TcpSession;
+
+struct RelayOptions {
+  socks5::ProxyConfig proxy;
+  uint64_t connect_timeout_ms = 10'000;
+  uint64_t idle_timeout_ms = 7'440'000;
+};
+
+struct RelayCounters {
+  uint64_t tcp_opened = 0;
+  uint64_t tcp_active = 0;
+  uint64_t tcp_failed = 0;  // the proxy could not give us the connection
+  uint64_t tcp_reset = 0;   // ended by a reset or timeout after being established
+  uint64_t bytes_up = 0;    // app -> proxy
+  uint64_t bytes_down = 0;  // proxy -> app
+};
+
+class Relay final : public stack::TcpAcceptor {
+ public:
+  Relay(uv_loop_t* loop, RelayOptions options);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  void on_tcp_accept(std::unique_ptr<stack::TcpConnection> connection) override;
+  // Resets every session and stops the sweep timer; the loop can then run out.
+  void shutdown();
+
+  const RelayCounters& counters() const { return counters_; }
+  RelayCounters& mutable_counters() { return counters_; }
+  uv_loop_t* loop() const { return loop_; }
+  const RelayOptions& options() const { return options_; }
+  // One buffer for all proxy reads: a read is passed on to lwIP before the next one starts.
+  std::span<uint8_t> read_buffer() { return read_buffer_; }
+
+  // Called by a session that has ended; it is destroyed on a later loop turn.
+  void retire(TcpSession* session);
+  // Logs a proxy failure; repeats of the same reason within a few seconds go to debug level.
+  void report_proxy_failure(const std::string& reason);
+
+ private:
+  void sweep();
+  void reap();
+
+  uv_loop_t* loop_;
+  RelayOptions options_;
+  RelayCounters counters_;
+  std::unordered_map<TcpSession*, std::unique_ptr<TcpSession>> sessions_;
+  std::vector<std::unique_ptr<TcpSession>> retired_;
+  std::vector<uint8_t> read_buffer_;
+  uv_timer_t* sweep_timer_;  // handles are freed in their close callbacks
+  uv_timer_t* reap_timer_;
+  std::string last_failure_;
+  uint64_t last_failure_ms_ = 0;
+  uint64_t suppressed_failures_ = 0;
+};
+
+}  // namespace t2s::relay

@@ -1,0 +1,320 @@
+// TcpSession: the per-connection relay state machine (see tcp_session.h for the contract).
+#include "relay/tcp_session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "log/log.h"
+#include "relay/relay.h"
+
+namespace t2s::relay {
+namespace {
+
+// A write of one received chain to the proxy. The chain stays alive until the kernel has the
+// bytes, and only then is the app's window opened by that many bytes.
+struct ProxyWrite {
+  uv_write_t request{};
+  stack::ReceivedData data;
+  size_t bytes = 0;
+};
+
+struct ProxyShutdown {
+  uv_shutdown_t request{};
+};
+
+constexpr size_t kInlineParts = 16;
+
+}  // namespace
+
+TcpSession::TcpSession(Relay& relay, std::unique_ptr<stack::TcpConnection> app)
+    : relay_(relay), app_(std::move(app)) {}
+
+TcpSession::~TcpSession() = default;
+
+uint64_t TcpSession::now() const {
+  return uv_now(relay_.loop());
+}
+
+void TcpSession::start() {
+  app_->set_handler(this);
+  started_ms_ = last_activity_ms_ = now();
+  log::debug("tcp {} -> {}: connecting through proxy", app_->app().to_string(),
+             app_->destination().to_string());
+  connector_ = std::make_unique<socks5::Connector>(
+      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, app_->destination(),
+      [this](const socks5::ConnectOutcome& outcome) { on_proxy_ready(outcome); });
+}
+
+void TcpSession::on_proxy_ready(const socks5::ConnectOutcome& outcome) {
+  if (ended_) return;
+  if (outcome.status != socks5::ConnectStatus::kOk) {
+    ++relay_.mutable_counters().tcp_failed;
+    std::string reason = outcome.detail;
+    if (outcome.status == socks5::ConnectStatus::kRequestRejected) {
+      log::debug("tcp {} -> {}: proxy refused: {}", app_->app().to_string(),
+                 app_->destination().to_string(), reason);
+      reason = "proxy could not connect: " + reason;
+    }
+    relay_.report_proxy_failure(reason);
+    end_with_reset(nullptr);
+    return;
+  }
+  proxy_ = connector_->take_socket();
+  std::vector<uint8_t> early = connector_->take_early_data();
+  connector_.reset();
+  proxy_->set_owner(this);
+  last_activity_ms_ = now();
+  log::debug("tcp {} -> {}: relaying", app_->app().to_string(), app_->destination().to_string());
+
+  if (!early.empty()) {
+    pending_down_ = std::move(early);
+    pending_down_offset_ = 0;
+  }
+  while (!waiting_for_proxy_.empty() && !ended_) {
+    stack::ReceivedData data = std::move(waiting_for_proxy_.front());
+    waiting_for_proxy_.pop_front();
+    send_to_proxy(std::move(data));
+  }
+  if (ended_) return;
+  maybe_shutdown_proxy();
+  if (!pending_down_.empty()) {
+    drain_pending_down();
+  } else {
+    start_proxy_reads();
+  }
+}
+
+// ---- app -> proxy -------------------------------------------------------------------------
+
+void TcpSession::on_tcp_data(stack::ReceivedData data) {
+  last_activity_ms_ = now();
+  if (!proxy_) {
+    waiting_for_proxy_.push_back(std::move(data));
+    return;
+  }
+  send_to_proxy(std::move(data));
+}
+
+void TcpSession::send_to_proxy(stack::ReceivedData data) {
+  auto* write = new ProxyWrite{};
+  write->bytes = data.size();
+  write->data = std::move(data);
+
+  std::span<const uint8_t> inline_parts[kInlineParts];
+  std::vector<std::span<const uint8_t>> many_parts;
+  std::span<std::span<const uint8_t>> parts(inline_parts);
+  if (write->data.part_count() > kInlineParts) {
+    many_parts.resize(write->data.part_count());
+    parts = many_parts;
+  }
+  size_t count = write->data.parts(parts);
+  uv_buf_t inline_bufs[kInlineParts];
+  std::vector<uv_buf_t> many_bufs;
+  uv_buf_t* bufs = inline_bufs;
+  if (count > kInlineParts) {
+    many_bufs.resize(count);
+    bufs = many_bufs.data();
+  }
+  for (size_t i = 0; i < count; ++i) {
+    // libuv only reads from these buffers; its API is not const-correct.
+    bufs[i] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(parts[i].data())),
+                          static_cast<unsigned>(parts[i].size()));
+  }
+  bytes_in_flight_ += write->bytes;
+  int rc = uv_write(&write->request, proxy_->stream(), bufs, static_cast<unsigned>(count),
+                    [](uv_write_t* request, int status) {
+                      auto* done = reinterpret_cast<ProxyWrite*>(request);
+                      auto* self = io::TcpSocket::owner_of<TcpSession>(request->handle);
+                      size_t bytes = done->bytes;
+                      delete done;  // frees the chain
+                      if (self != nullptr) self->on_proxy_write_done(bytes, status);
+                    });
+  if (rc != 0) {
+    bytes_in_flight_ -= write->bytes;
+    delete write;
+    end_with_reset("write to proxy failed");
+  }
+}
+
+void TcpSession::on_proxy_write_done(size_t bytes, int status) {
+  if (ended_) return;
+  bytes_in_flight_ -= bytes;
+  if (status != 0) {
+    log::debug("tcp {} -> {}: proxy write failed: {}", app_->app().to_string(),
+               app_->destination().to_string(), uv_strerror(status));
+    end_with_reset(nullptr);
+    return;
+  }
+  relay_.mutable_counters().bytes_up += bytes;
+  app_->acknowledge(bytes);
+  maybe_shutdown_proxy();
+}
+
+void TcpSession::on_tcp_fin() {
+  last_activity_ms_ = now();
+  app_fin_ = true;
+  maybe_shutdown_proxy();
+  maybe_finish();
+}
+
+void TcpSession::maybe_shutdown_proxy() {
+  if (!app_fin_ || !proxy_ || proxy_shutdown_requested_ || bytes_in_flight_ != 0 ||
+      !waiting_for_proxy_.empty()) {
+    return;
+  }
+  proxy_shutdown_requested_ = true;
+  auto* request = new ProxyShutdown{};
+  int rc = uv_shutdown(&request->request, proxy_->stream(), [](uv_shutdown_t* req, int) {
+    delete reinterpret_cast<ProxyShutdown*>(req);
+  });
+  if (rc != 0) {
+    delete request;
+    end_with_reset("cannot shut down the proxy's write side");
+    return;
+  }
+  maybe_finish();
+}
+
+// ---- proxy -> app -------------------------------------------------------------------------
+
+void TcpSession::start_proxy_reads() {
+  if (reading_proxy_ || proxy_eof_ || ended_) return;
+  if (uv_read_start(proxy_->stream(), alloc_callback, read_callback) == 0) {
+    reading_proxy_ = true;
+  } else {
+    end_with_reset("cannot read from proxy");
+  }
+}
+
+void TcpSession::alloc_callback(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<TcpSession*>(handle->data);
+  std::span<uint8_t> shared = self->relay_.read_buffer();
+  // Read no more than lwIP can take now, so bytes rarely need to wait in pending_down_.
+  size_t space = self->app_->send_space();
+  size_t size = space == 0 ? shared.size() : std::min(space, shared.size());
+  *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()), static_cast<unsigned>(size));
+}
+
+void TcpSession::read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = io::TcpSocket::owner_of<TcpSession>(stream);
+  if (self != nullptr) self->on_proxy_read(nread, buf);
+}
+
+void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
+  if (ended_ || nread == 0) return;
+  if (nread < 0) {
+    uv_read_stop(proxy_->stream());
+    reading_proxy_ = false;
+    if (nread != UV_EOF) {
+      log::debug("tcp {} -> {}: proxy connection failed: {}", app_->app().to_string(),
+                 app_->destination().to_string(), uv_strerror(static_cast<int>(nread)));
+      end_with_reset(nullptr);
+      return;
+    }
+    proxy_eof_ = true;
+    drain_pending_down();
+    return;
+  }
+  last_activity_ms_ = now();
+  auto length = static_cast<size_t>(nread);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(buf->base);
+  size_t taken = app_->write({bytes, length});
+  relay_.mutable_counters().bytes_down += taken;
+  app_->flush();
+  if (taken < length) {
+    pending_down_.assign(bytes + taken, bytes + length);
+    pending_down_offset_ = 0;
+    uv_read_stop(proxy_->stream());
+    reading_proxy_ = false;
+  }
+}
+
+void TcpSession::on_tcp_sent() {
+  last_activity_ms_ = now();
+  drain_pending_down();
+}
+
+void TcpSession::drain_pending_down() {
+  if (ended_ || !proxy_) return;
+  if (pending_down_offset_ < pending_down_.size()) {
+    std::span<const uint8_t> rest(pending_down_.data() + pending_down_offset_,
+                                  pending_down_.size() - pending_down_offset_);
+    size_t taken = app_->write(rest);
+    relay_.mutable_counters().bytes_down += taken;
+    pending_down_offset_ += taken;
+    app_->flush();
+    if (pending_down_offset_ < pending_down_.size()) return;  // wait for the next on_tcp_sent
+    std::vector<uint8_t>().swap(pending_down_);
+    pending_down_offset_ = 0;
+  }
+  if (proxy_eof_) {
+    if (!app_fin_sent_) {
+      app_fin_sent_ = true;
+      app_->shutdown_send();
+      app_->flush();
+    }
+    maybe_finish();
+  } else {
+    start_proxy_reads();
+  }
+}
+
+// ---- endings ------------------------------------------------------------------------------
+
+void TcpSession::maybe_finish() {
+  if (ended_ || !app_fin_ || !app_fin_sent_ || !proxy_shutdown_requested_) return;
+  app_->close();  // lwIP completes the FIN exchange on its own
+  end();
+}
+
+void TcpSession::on_tcp_error(stack::TcpError error) {
+  if (ended_) return;
+  log::debug("tcp {} -> {}: {}", app_->app().to_string(), app_->destination().to_string(),
+             stack::to_string(error));
+  ++relay_.mutable_counters().tcp_reset;
+  // The app's side is gone already; pass the reset on to the proxy's side.
+  if (proxy_) proxy_->reset_on_close();
+  end();
+}
+
+void TcpSession::check_deadline(uint64_t now_ms) {
+  if (ended_) return;
+  const RelayOptions& options = relay_.options();
+  if (!proxy_ && now_ms - started_ms_ >= options.connect_timeout_ms) {
+    ++relay_.mutable_counters().tcp_failed;
+    relay_.report_proxy_failure("proxy did not complete the handshake within " +
+                                std::to_string(options.connect_timeout_ms / 1000) + " s");
+    end_with_reset(nullptr);
+  } else if (proxy_ && now_ms - last_activity_ms_ >= options.idle_timeout_ms) {
+    log::debug("tcp {} -> {}: idle for {} s, closing", app_->app().to_string(),
+               app_->destination().to_string(), options.idle_timeout_ms / 1000);
+    end_with_reset(nullptr);
+  }
+}
+
+void TcpSession::abort() {
+  if (!ended_) end_with_reset(nullptr);
+}
+
+void TcpSession::end_with_reset(const char* why) {
+  if (ended_) return;
+  if (why != nullptr) {
+    log::debug("tcp {} -> {}: {}", app_->app().to_string(), app_->destination().to_string(), why);
+  }
+  if (proxy_) {
+    ++relay_.mutable_counters().tcp_reset;
+    proxy_->reset_on_close();
+  }
+  app_->reset();
+  end();
+}
+
+void TcpSession::end() {
+  ended_ = true;
+  if (reading_proxy_ && proxy_) uv_read_stop(proxy_->stream());
+  reading_proxy_ = false;
+  app_->set_handler(nullptr);
+  relay_.retire(this);
+}
+
+}  // namespace t2s::relay

@@ -1,0 +1,80 @@
+// One relayed TCP connection: the app's connection inside lwIP on one side, a SOCKS5 CONNECT
+// stream on the other. Backpressure both ways: the app's receive window opens only as the
+// proxy socket accepts the bytes, and proxy reads pause while lwIP's send buffer is full.
+// Half-close is carried both ways; a reset on either side resets the other.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "io/tcp_socket.h"
+#include "socks5/connector.h"
+#include "stack/tcp_connection.h"
+
+namespace t2s::relay {
+
+class Relay;
+
+class TcpSession final : public stack::TcpConnectionHandler {
+ public:
+  TcpSession(Relay& relay, std::unique_ptr<stack::TcpConnection> app);
+  ~TcpSession();
+  TcpSession(const TcpSession&) = delete;
+  TcpSession& operator=(const TcpSession&) = delete;
+
+  void start();
+  // Called by the relay's sweep: ends the session if its connect or idle deadline passed.
+  void check_deadline(uint64_t now_ms);
+  // Resets both sides (shutdown of the whole tunnel).
+  void abort();
+
+  // stack::TcpConnectionHandler
+  void on_tcp_data(stack::ReceivedData data) override;
+  void on_tcp_fin() override;
+  void on_tcp_sent() override;
+  void on_tcp_error(stack::TcpError error) override;
+
+ private:
+  void on_proxy_ready(const socks5::ConnectOutcome& outcome);
+  void send_to_proxy(stack::ReceivedData data);
+  void on_proxy_write_done(size_t bytes, int status);
+  void maybe_shutdown_proxy();
+  void start_proxy_reads();
+  void on_proxy_read(ssize_t nread, const uv_buf_t* buf);
+  void drain_pending_down();
+  void maybe_finish();
+  void end_with_reset(const char* why);
+  void end();
+  uint64_t now() const;
+
+  static void alloc_callback(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+
+  Relay& relay_;
+  std::unique_ptr<stack::TcpConnection> app_;
+  std::unique_ptr<socks5::Connector> connector_;
+  std::unique_ptr<io::TcpSocket> proxy_;
+  uint64_t started_ms_ = 0;
+  uint64_t last_activity_ms_ = 0;
+
+  // App -> proxy.
+  std::deque<stack::ReceivedData> waiting_for_proxy_;
+  size_t bytes_in_flight_ = 0;
+  bool app_fin_ = false;
+  bool proxy_shutdown_requested_ = false;
+
+  // Proxy -> app: bytes read from the proxy that lwIP's send buffer could not take yet.
+  std::vector<uint8_t> pending_down_;
+  size_t pending_down_offset_ = 0;
+  bool reading_proxy_ = false;
+  bool proxy_eof_ = false;
+  bool app_fin_sent_ = false;
+
+  bool ended_ = false;
+};
+
+}  // namespace t2s::relay

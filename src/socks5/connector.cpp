@@ -1,0 +1,247 @@
+// Connector: the SOCKS5 client handshake as a small state machine driven by libuv callbacks.
+#include "socks5/connector.h"
+
+#include <cstring>
+
+namespace t2s::socks5 {
+namespace {
+
+struct ConnectRequest {
+  uv_connect_t request{};
+};
+
+struct WriteRequest {
+  uv_write_t request{};
+  std::vector<uint8_t> bytes;
+};
+
+std::string uv_text(int code) {
+  return uv_strerror(code);
+}
+
+}  // namespace
+
+Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
+                     Destination destination, Callback done)
+    : loop_(loop),
+      proxy_(proxy),
+      command_(command),
+      destination_(std::move(destination)),
+      done_(std::move(done)) {
+  start();
+}
+
+Connector::~Connector() {
+  if (socket_) socket_->reset_on_close();
+  if (deferred_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(deferred_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  }
+}
+
+void Connector::start() {
+  socket_ = io::TcpSocket::create(loop_);
+  if (!socket_) {
+    fail_later("cannot create a socket (out of file descriptors?)");
+    return;
+  }
+  socket_->set_owner(this);
+  uv_tcp_nodelay(socket_->handle(), 1);
+  auto* request = new ConnectRequest{};
+  int rc = uv_tcp_connect(&request->request, socket_->handle(),
+                          reinterpret_cast<const sockaddr*>(&proxy_.address),
+                          [](uv_connect_t* req, int status) {
+                            auto* owner = io::TcpSocket::owner_of<Connector>(req->handle);
+                            delete reinterpret_cast<ConnectRequest*>(req);
+                            if (owner != nullptr) owner->on_connected(status);
+                          });
+  if (rc != 0) {
+    delete request;
+    fail_later("cannot connect to proxy: " + uv_text(rc));
+  }
+}
+
+void Connector::fail_later(std::string detail) {
+  outcome_ = {ConnectStatus::kProxyUnreachable, 0, std::move(detail), {}};
+  deferred_ = new uv_timer_t{};
+  uv_timer_init(loop_, deferred_);
+  deferred_->data = this;
+  uv_timer_start(
+      deferred_,
+      [](uv_timer_t* timer) {
+        auto* self = static_cast<Connector*>(timer->data);
+        self->finish(self->outcome_.status, self->outcome_.detail);
+      },
+      0, 0);
+}
+
+std::unique_ptr<io::TcpSocket> Connector::take_socket() {
+  if (socket_) {
+    uv_read_stop(socket_->stream());
+    socket_->set_owner(nullptr);
+  }
+  return std::move(socket_);
+}
+
+void Connector::on_connected(int status) {
+  if (status != 0) {
+    finish(ConnectStatus::kProxyUnreachable, "cannot connect to proxy: " + uv_text(status));
+    return;
+  }
+  phase_ = Phase::kMethod;
+  send(encode_greeting(proxy_.credentials.has_value()));
+  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
+  if (rc != 0) finish(ConnectStatus::kProxyUnreachable, "cannot read from proxy: " + uv_text(rc));
+}
+
+void Connector::send(std::vector<uint8_t> bytes) {
+  auto* request = new WriteRequest{};
+  request->bytes = std::move(bytes);
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->bytes.data()),
+                             static_cast<unsigned>(request->bytes.size()));
+  int rc = uv_write(&request->request, socket_->stream(), &buf, 1, [](uv_write_t* req, int status) {
+    auto* owner = io::TcpSocket::owner_of<Connector>(req->handle);
+    delete reinterpret_cast<WriteRequest*>(req);
+    if (owner != nullptr && status != 0 && status != UV_ECANCELED) {
+      owner->finish(ConnectStatus::kProxyUnreachable, "write to proxy failed: " + uv_text(status));
+    }
+  });
+  if (rc != 0) {
+    delete request;
+    finish(ConnectStatus::kProxyUnreachable, "write to proxy failed: " + uv_text(rc));
+  }
+}
+
+void Connector::alloc_callback(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connector*>(handle->data);
+  if (self == nullptr || self->buffered_ >= self->buffer_.size()) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(reinterpret_cast<char*>(self->buffer_.data() + self->buffered_),
+                     static_cast<unsigned>(self->buffer_.size() - self->buffered_));
+}
+
+void Connector::read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = io::TcpSocket::owner_of<Connector>(stream);
+  if (self != nullptr) self->on_read(nread, buf);
+}
+
+void Connector::on_read(ssize_t nread, const uv_buf_t*) {
+  if (phase_ == Phase::kDone) return;
+  if (nread == UV_ENOBUFS) {
+    finish(ConnectStatus::kProtocolError, "proxy sent more than a handshake reply can hold");
+    return;
+  }
+  if (nread < 0) {
+    finish(ConnectStatus::kProxyUnreachable,
+           nread == UV_EOF ? "proxy closed the connection during the handshake"
+                           : "proxy connection failed: " + uv_text(static_cast<int>(nread)));
+    return;
+  }
+  buffered_ += static_cast<size_t>(nread);
+  process();
+}
+
+void Connector::process() {
+  while (phase_ != Phase::kDone) {
+    std::span<const uint8_t> pending(buffer_.data(), buffered_);
+    size_t consumed = 0;
+    switch (phase_) {
+      case Phase::kMethod: {
+        auto selection = decode_method_selection(pending);
+        if (selection.status == DecodeStatus::kNeedMore) return;
+        if (selection.status == DecodeStatus::kMalformed) {
+          finish(ConnectStatus::kProtocolError, "bad method selection: " + selection.error);
+          return;
+        }
+        consumed = selection.consumed;
+        if (selection.value == Method::kNoAuth) {
+          send_request();
+        } else if (selection.value == Method::kUserPass && proxy_.credentials) {
+          auto auth = encode_user_pass(*proxy_.credentials);
+          if (auth.empty()) {
+            finish(ConnectStatus::kAuthFailed, "username or password longer than 255 bytes");
+            return;
+          }
+          phase_ = Phase::kAuth;
+          send(std::move(auth));
+        } else if (selection.value == Method::kUserPass) {
+          finish(ConnectStatus::kNoAcceptableMethod,
+                 "proxy requires username/password authentication; add user:password@ to --proxy");
+          return;
+        } else {
+          finish(ConnectStatus::kNoAcceptableMethod,
+                 "proxy accepts none of the offered authentication methods");
+          return;
+        }
+        break;
+      }
+      case Phase::kAuth: {
+        auto reply = decode_user_pass_reply(pending);
+        if (reply.status == DecodeStatus::kNeedMore) return;
+        if (reply.status == DecodeStatus::kMalformed) {
+          finish(ConnectStatus::kProtocolError, "bad authentication reply: " + reply.error);
+          return;
+        }
+        if (!reply.value) {
+          finish(ConnectStatus::kAuthFailed,
+                 "proxy authentication failed: username/password rejected");
+          return;
+        }
+        consumed = reply.consumed;
+        send_request();
+        break;
+      }
+      case Phase::kReply: {
+        auto reply = decode_reply(pending);
+        if (reply.status == DecodeStatus::kNeedMore) return;
+        if (reply.status == DecodeStatus::kMalformed) {
+          finish(ConnectStatus::kProtocolError, "bad reply: " + reply.error);
+          return;
+        }
+        if (reply.value.code != 0) {
+          finish(ConnectStatus::kRequestRejected, reply_code_message(reply.value.code),
+                 reply.value.code);
+          return;
+        }
+        early_data_.assign(buffer_.begin() + static_cast<ptrdiff_t>(reply.consumed),
+                           buffer_.begin() + static_cast<ptrdiff_t>(buffered_));
+        buffered_ = 0;
+        outcome_.bound = reply.value.bound;
+        finish(ConnectStatus::kOk, {});
+        return;
+      }
+      case Phase::kConnecting:
+      case Phase::kDone:
+        return;
+    }
+    std::memmove(buffer_.data(), buffer_.data() + consumed, buffered_ - consumed);
+    buffered_ -= consumed;
+  }
+}
+
+void Connector::send_request() {
+  auto request = encode_request(command_, destination_);
+  if (request.empty()) {
+    finish(ConnectStatus::kProtocolError, "destination cannot be encoded");
+    return;
+  }
+  phase_ = Phase::kReply;
+  send(std::move(request));
+}
+
+void Connector::finish(ConnectStatus status, std::string detail, uint8_t reply_code) {
+  if (phase_ == Phase::kDone) return;
+  if (deferred_ != nullptr) uv_timer_stop(deferred_);
+  phase_ = Phase::kDone;
+  outcome_.status = status;
+  outcome_.detail = std::move(detail);
+  outcome_.reply_code = reply_code;
+  if (socket_) uv_read_stop(socket_->stream());
+  // Copy the callback: it may destroy this Connector.
+  Callback done = done_;
+  done(outcome_);
+}
+
+}  // namespace t2s::socks5

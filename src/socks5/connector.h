@@ -1,0 +1,91 @@
+// The asynchronous SOCKS5 client: connects to the proxy, negotiates a method, authenticates
+// with username/password when asked, sends one request and reads the reply, on a libuv loop.
+// On success the connected socket is handed over, with any bytes the server sent after its
+// reply (server-first protocols such as SSH may have sent a banner already).
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/tcp_socket.h"
+#include "socks5/codec.h"
+
+namespace t2s::socks5 {
+
+struct ProxyConfig {
+  sockaddr_storage address{};  // the proxy server, already resolved
+  std::optional<Credentials> credentials;
+  std::string display_name;  // for logs; never contains the password
+};
+
+enum class ConnectStatus {
+  kOk,
+  kProxyUnreachable,    // TCP connection to the proxy failed or was cut during the handshake
+  kNoAcceptableMethod,  // the proxy wants an authentication method we did not offer
+  kAuthFailed,          // username/password rejected
+  kRequestRejected,     // reply code != 0 (see reply_code)
+  kProtocolError,       // malformed or unexpected bytes from the proxy
+};
+
+struct ConnectOutcome {
+  ConnectStatus status = ConnectStatus::kOk;
+  uint8_t reply_code = 0;
+  std::string detail;  // human-readable reason for any failure
+  Destination bound;   // BND.ADDR/BND.PORT on success
+};
+
+class Connector {
+ public:
+  using Callback = std::function<void(const ConnectOutcome&)>;
+
+  // Starts at once; `done` runs exactly once, later on the loop, unless the Connector is
+  // destroyed first (which cancels everything).
+  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
+            Callback done);
+  ~Connector();
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  // After a kOk outcome: the connected socket (reading stopped) and early data.
+  std::unique_ptr<io::TcpSocket> take_socket();
+  std::vector<uint8_t> take_early_data() { return std::move(early_data_); }
+
+ private:
+  enum class Phase { kConnecting, kMethod, kAuth, kReply, kDone };
+
+  void start();
+  void on_connected(int status);
+  void on_read(ssize_t nread, const uv_buf_t* buf);
+  void process();
+  void send(std::vector<uint8_t> bytes);
+  void send_request();
+  void finish(ConnectStatus status, std::string detail, uint8_t reply_code = 0);
+  // Reports a failure found before any I/O started, on a later loop turn.
+  void fail_later(std::string detail);
+
+  static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void alloc_callback(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+
+  uv_loop_t* loop_;
+  const ProxyConfig& proxy_;
+  Command command_;
+  Destination destination_;
+  Callback done_;
+  std::unique_ptr<io::TcpSocket> socket_;
+  Phase phase_ = Phase::kConnecting;
+  // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
+  std::array<uint8_t, 2048> buffer_{};
+  size_t buffered_ = 0;
+  std::vector<uint8_t> early_data_;
+  ConnectOutcome outcome_;
+  uv_timer_t* deferred_ = nullptr;  // freed in its close callback
+};
+
+}  // namespace t2s::socks5

@@ -1,0 +1,25 @@
+// What lwIP asks of the platform when NO_SYS=1: a millisecond clock and assertion/diagnostic
+// sinks routed into our log.
+#include <time.h>
+
+#include <cstdlib>
+
+#include "log/log.h"
+#include "lwip/arch.h"
+#include "lwip/sys.h"
+
+extern "C" u32_t sys_now(void) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<u32_t>(static_cast<uint64_t>(now.tv_sec) * 1000 +
+                            static_cast<uint64_t>(now.tv_nsec) / 1000000);
+}
+
+extern "C" void t2s_lwip_diag(const char* message) {
+  t2s::log::debug("lwip: {}", message);
+}
+
+extern "C" void t2s_lwip_assert_failed(const char* message, const char* file, int line) {
+  t2s::log::error("lwIP assertion failed: {} ({}:{})", message, file, line);
+  std::abort();
+}

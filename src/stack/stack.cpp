@@ -1,0 +1,227 @@
+// Stack set-up and packet plumbing: lwIP initialisation, the one netif standing for the TUN
+// device, the listening pcb that accepts connections to any address and port, outbound
+// packets to the sink, and lwIP timers.
+#include "stack/stack.h"
+
+#include <cstring>
+#include <vector>
+
+#include "log/log.h"
+#include "lwip/init.h"
+#include "lwip/ip.h"
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "stack/stack_internal.h"
+
+namespace t2s::stack {
+namespace internal {
+namespace {
+LwipState* g_current = nullptr;
+}  // namespace
+
+LwipState* current() {
+  return g_current;
+}
+void set_current(LwipState* state) {
+  g_current = state;
+}
+
+net::IpAddress to_ip_address(const ip_addr_t& address) {
+  if (IP_IS_V6_VAL(address)) {
+    std::array<uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), ip_2_ip6(&address)->addr, 16);
+    return net::IpAddress::v6(bytes);
+  }
+  std::array<uint8_t, 4> bytes{};
+  std::memcpy(bytes.data(), &ip_2_ip4(&address)->addr, 4);
+  return net::IpAddress::v4(bytes);
+}
+
+ip_addr_t to_lwip_address(const net::IpAddress& address) {
+  ip_addr_t result{};
+  if (address.is_v4()) {
+    IP_SET_TYPE_VAL(result, IPADDR_TYPE_V4);
+    std::memcpy(&ip_2_ip4(&result)->addr, address.bytes.data(), 4);
+  } else {
+    IP_SET_TYPE_VAL(result, IPADDR_TYPE_V6);
+    std::memcpy(ip_2_ip6(&result)->addr, address.bytes.data(), 16);
+  }
+  return result;
+}
+
+}  // namespace internal
+
+namespace {
+
+// Sends one lwIP packet chain to the sink as a gather list, without copying.
+err_t emit_packet(pbuf* packet) {
+  auto* state = internal::current();
+  if (state == nullptr) return ERR_IF;
+  constexpr size_t kMaxParts = 64;
+  std::span<const uint8_t> parts[kMaxParts];
+  size_t count = 0;
+  for (pbuf* part = packet; part != nullptr && count < kMaxParts; part = part->next) {
+    if (part->len == 0) continue;
+    parts[count++] = {static_cast<const uint8_t*>(part->payload), part->len};
+  }
+  std::vector<uint8_t> flat;
+  if (count == kMaxParts) {  // an unusually long chain: flatten it
+    flat.resize(packet->tot_len);
+    pbuf_copy_partial(packet, flat.data(), packet->tot_len, 0);
+    parts[0] = flat;
+    count = 1;
+  }
+  if (state->sink({parts, count})) {
+    ++state->counters.packets_out;
+  } else {
+    ++state->counters.packets_out_dropped;
+  }
+  return ERR_OK;  // a dropped packet is like one lost on the wire: TCP retransmits
+}
+
+err_t output_ipv4(netif*, pbuf* packet, const ip4_addr_t*) {
+  return emit_packet(packet);
+}
+err_t output_ipv6(netif*, pbuf* packet, const ip6_addr_t*) {
+  return emit_packet(packet);
+}
+
+err_t netif_init_callback(netif* interface) {
+  interface->name[0] = 't';
+  interface->name[1] = 'n';
+  interface->output = output_ipv4;
+  interface->output_ip6 = output_ipv6;
+  interface->flags = NETIF_FLAG_LINK_UP;
+  return ERR_OK;
+}
+
+err_t on_accept(void*, tcp_pcb* pcb, err_t err) {
+  auto* state = internal::current();
+  if (err != ERR_OK || pcb == nullptr || state == nullptr) return ERR_VAL;
+  tcp_nagle_disable(pcb);  // data is relayed as it arrives; the proxy side batches already
+  state->acceptor->on_tcp_accept(std::make_unique<TcpConnection>(pcb));
+  return ERR_OK;
+}
+
+bool g_lwip_initialised = false;
+
+}  // namespace
+
+struct Stack::State {
+  internal::LwipState lwip;
+  int mtu = 0;
+};
+
+InboundPacket& InboundPacket::operator=(InboundPacket&& other) noexcept {
+  if (this != &other) {
+    if (buffer_ != nullptr) pbuf_free(buffer_);
+    buffer_ = other.buffer_;
+    other.buffer_ = nullptr;
+  }
+  return *this;
+}
+
+InboundPacket::~InboundPacket() {
+  if (buffer_ != nullptr) pbuf_free(buffer_);
+}
+
+std::span<uint8_t> InboundPacket::writable() {
+  if (buffer_ == nullptr) return {};
+  return {static_cast<uint8_t*>(buffer_->payload), buffer_->len};
+}
+
+std::unique_ptr<Stack> Stack::create(const StackOptions& options, PacketSink sink,
+                                     TcpAcceptor& acceptor, std::string& error) {
+  if (internal::current() != nullptr) {
+    error = "only one stack can run per process";
+    return nullptr;
+  }
+  if (!g_lwip_initialised) {
+    lwip_init();
+    g_lwip_initialised = true;
+  }
+  auto state = std::make_unique<State>();
+  state->mtu = options.mtu;
+  state->lwip.sink = std::move(sink);
+  state->lwip.acceptor = &acceptor;
+
+  netif* interface = &state->lwip.interface;
+  ip_addr_t address = internal::to_lwip_address(options.ipv4.address);
+  ip4_addr_t netmask{};
+  netmask.addr = options.ipv4.prefix_length == 0
+                     ? 0
+                     : lwip_htonl(~uint32_t{0} << (32 - options.ipv4.prefix_length));
+  ip4_addr_t gateway{};
+  if (netif_add(interface, ip_2_ip4(&address), &netmask, &gateway, nullptr, netif_init_callback,
+                ip_input) == nullptr) {
+    error = "lwIP refused the network interface";
+    return nullptr;
+  }
+  interface->mtu = static_cast<u16_t>(options.mtu);
+  if (options.ipv6) {
+    ip_addr_t address6 = internal::to_lwip_address(options.ipv6->address);
+    netif_ip6_addr_set(interface, 0, ip_2_ip6(&address6));
+    netif_ip6_addr_set_state(interface, 0, IP6_ADDR_VALID);
+  }
+  netif_set_default(interface);
+  netif_set_up(interface);
+
+  tcp_pcb* listener = tcp_new_ip_type(IPADDR_TYPE_ANY);
+  if (listener == nullptr || tcp_bind(listener, IP_ANY_TYPE, 0) != ERR_OK) {
+    if (listener != nullptr) tcp_close(listener);
+    netif_remove(interface);
+    error = "lwIP could not create the listening TCP socket";
+    return nullptr;
+  }
+  // The port bound here does not matter: the input hook sets it to each segment's port.
+  tcp_pcb* listening = tcp_listen(listener);
+  if (listening == nullptr) {
+    tcp_close(listener);
+    netif_remove(interface);
+    error = "lwIP could not listen";
+    return nullptr;
+  }
+  tcp_accept(listening, on_accept);
+  state->lwip.listener = listening;
+  internal::set_current(&state->lwip);
+  return std::unique_ptr<Stack>(new Stack(std::move(state)));
+}
+
+Stack::Stack(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Stack::~Stack() {
+  // Connections are owned (and reset) by the relay before the stack goes; what remains are
+  // pcbs lwIP finishes on its own (FIN-WAIT, TIME-WAIT). Drop them without sending anything.
+  tcp_close(state_->lwip.listener);
+  netif_remove(&state_->lwip.interface);
+  internal::set_current(nullptr);
+}
+
+InboundPacket Stack::allocate_packet() {
+  return InboundPacket(pbuf_alloc(PBUF_RAW, static_cast<u16_t>(state_->mtu), PBUF_RAM));
+}
+
+void Stack::input(InboundPacket packet, size_t length) {
+  pbuf* buffer = packet.release();
+  if (buffer == nullptr) return;
+  ++state_->lwip.counters.packets_in;
+  if (length == 0 || length > buffer->tot_len) {
+    ++state_->lwip.counters.packets_malformed;
+    pbuf_free(buffer);
+    return;
+  }
+  pbuf_realloc(buffer, static_cast<u16_t>(length));
+  // ip_input drops wrong versions; our hooks (lwip_hooks.cpp) take TCP for any destination.
+  state_->lwip.interface.input(buffer, &state_->lwip.interface);
+}
+
+void Stack::check_timeouts() {
+  sys_check_timeouts();
+}
+
+const StackCounters& Stack::counters() const {
+  return state_->lwip.counters;
+}
+
+}  // namespace t2s::stack

@@ -1,0 +1,96 @@
+// The userspace TCP/IP stack: owns lwIP (one instance per process, on one thread), takes raw
+// IP packets from the TUN device, hands accepted TCP connections to a TcpAcceptor, and emits
+// outbound packets through a PacketSink. No lwIP type appears in this header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "net/address.h"
+#include "stack/tcp_connection.h"
+
+struct pbuf;
+
+namespace t2s::stack {
+
+class TcpAcceptor {
+ public:
+  // A new connection from an app finished its handshake. The acceptor takes ownership.
+  virtual void on_tcp_accept(std::unique_ptr<TcpConnection> connection) = 0;
+
+ protected:
+  ~TcpAcceptor() = default;
+};
+
+struct StackOptions {
+  int mtu = 8500;
+  net::Cidr ipv4;                 // the device's IPv4 address; lwIP's netif uses it for routing
+  std::optional<net::Cidr> ipv6;  // likewise for IPv6
+};
+
+struct StackCounters {
+  uint64_t packets_in = 0;
+  uint64_t packets_out = 0;
+  uint64_t packets_out_dropped = 0;  // the device refused a write (full or error)
+  uint64_t packets_malformed = 0;    // bad lengths, versions or header checksums
+  uint64_t packets_not_handled = 0;  // protocols not relayed yet, passed to lwIP's own input
+};
+
+// Writes one outbound packet given as consecutive parts. Returns false if it was dropped.
+using PacketSink = std::function<bool(std::span<const std::span<const uint8_t>> parts)>;
+
+// A buffer for one inbound packet, filled by the caller (e.g. read from the TUN device).
+class InboundPacket {
+ public:
+  InboundPacket() = default;
+  explicit InboundPacket(pbuf* buffer) : buffer_(buffer) {}
+  InboundPacket(InboundPacket&& other) noexcept : buffer_(other.buffer_) {
+    other.buffer_ = nullptr;
+  }
+  InboundPacket& operator=(InboundPacket&& other) noexcept;
+  ~InboundPacket();
+
+  bool empty() const { return buffer_ == nullptr; }
+  std::span<uint8_t> writable();
+  pbuf* release() {
+    pbuf* buffer = buffer_;
+    buffer_ = nullptr;
+    return buffer;
+  }
+
+ private:
+  pbuf* buffer_ = nullptr;
+};
+
+class Stack {
+ public:
+  // lwIP keeps global state, so at most one Stack exists at a time.
+  static std::unique_ptr<Stack> create(const StackOptions& options, PacketSink sink,
+                                       TcpAcceptor& acceptor, std::string& error);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // A buffer large enough for one packet of the configured MTU.
+  InboundPacket allocate_packet();
+  // Processes the first `length` bytes of `packet` as one IPv4 or IPv6 packet.
+  void input(InboundPacket packet, size_t length);
+  // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every
+  // kTimerIntervalMs.
+  void check_timeouts();
+  static constexpr uint64_t kTimerIntervalMs = 250;
+
+  const StackCounters& counters() const;
+
+ private:
+  struct State;
+  explicit Stack(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace t2s::stack

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# HTTP GETs over IPv4 and IPv6 through the tunnel return the exact files; the counters (on
+# SIGUSR1 and at exit) account for the connections and bytes.
+set -euo pipefail
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+harness_up
+start_tunnel
+
+got="$HARNESS_TMP/got"
+fetch_to "$got" "http://$HOST_V4/" || fail "IPv4 GET http://$HOST_V4/ through the tunnel failed"
+assert_same_file "$got" "$HTTP_ROOT/index.html" "IPv4 index.html"
+fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "IPv4 GET /1k.bin failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "IPv4 1k.bin"
+
+fetch_to "$got" "http://[$HOST_V6]/" || fail "IPv6 GET http://[$HOST_V6]/ through the tunnel failed"
+assert_same_file "$got" "$HTTP_ROOT/index.html" "IPv6 index.html"
+fetch_to "$got" "http://[$HOST_V6]/1k.bin" || fail "IPv6 GET /1k.bin failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "IPv6 1k.bin"
+
+# A second test host, to show the destination address is carried, not assumed.
+fetch_to "$got" "http://$HOST2_V4/1k.bin" || fail "IPv4 GET http://$HOST2_V4/1k.bin failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "IPv4 1k.bin from $HOST2_V4"
+
+# Each GET was its own connection through dante: dante's access log saw both families.
+grep -q "$HOST_V6" "$HARNESS_TMP/http.log" || fail "http server never saw a request via IPv6"
+
+line=$(tunnel_counters)
+log "SIGUSR1: $line"
+assert_counter_ge "$line" tcp_opened 2
+assert_counter_ge "$line" bytes_down 2048
+assert_counter_ge "$line" bytes_up 1
+
+stop_tunnel_ok
+line=$(last_counters)
+[[ -n $line ]] || fail "no counters: line at exit"
+log "exit: $line"
+assert_counter_ge "$line" tcp_opened 5
+log "PASS"

@@ -1,0 +1,557 @@
+# shellcheck shell=bash disable=SC2034
+# End-to-end harness for tun2socks: sourced by tests/e2e/case_*.sh and tools/bench/bench.sh.
+#
+# Topology (all names carry the PID of the sourcing shell, so parallel runs never collide):
+#
+#   ns t2s-app-PID                                   ns t2s-net-PID
+#   +---------------------------+   veth pair    +-----------------------------------------+
+#   | tun2socks  (TUN 198.18.0.1/15,             | dante no-auth    192.0.2.2:1080          |
+#   |             fdfe:dcba:9876::1/64)          | dante user/pass  192.0.2.2:1081          |
+#   | default routes -> TUN     | 192.0.2.1/24 ----- 192.0.2.2/24   | lo: test hosts            |
+#   | clients (curl, tcp_peer)  | 2001:db8:2::1  --- 2001:db8:2::2  |  203.0.113.10, 198.51.100.10
+#   +---------------------------+                |  2001:db8:113::10, 2001:db8:51::10       |
+#                                                | http.server :80, tcp_peer :7000, iperf3   |
+#                                                +-----------------------------------------+
+#
+# The app namespace reaches only 192.0.2.0/24 directly, so anything else it sends goes into the
+# TUN device once start_tunnel has added the default routes, and nowhere before that. Nothing is
+# routed to the root namespace or beyond.
+#
+# Typical use:
+#   source "$(dirname "$0")/harness.sh"
+#   harness_up                 # namespaces, dante x2, http server, tcp peer; trap EXIT cleans up
+#   start_tunnel               # default: --proxy socks5://192.0.2.2:1080
+#   in_app curl -fsS "http://$HOST_V4/"
+#   stop_tunnel || fail "..."
+#
+# Running this file directly with "selfcheck" validates the topology and dante without the tunnel.
+
+if [[ -n ${T2S_HARNESS_LOADED:-} ]]; then
+  return 0
+fi
+T2S_HARNESS_LOADED=1
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$E2E_DIR/../.." && pwd)"
+TCP_PEER="$E2E_DIR/tcp_peer.py"
+
+RUN_ID="$$"
+APP_NS="t2s-app-$RUN_ID"
+NET_NS="t2s-net-$RUN_ID"
+VETH_APP="t2sa$RUN_ID"
+VETH_NET="t2sn$RUN_ID"
+
+APP_V4=192.0.2.1
+NET_V4=192.0.2.2
+APP_V6=2001:db8:2::1
+NET_V6=2001:db8:2::2
+HOST_V4=203.0.113.10
+HOST2_V4=198.51.100.10
+HOST_V6=2001:db8:113::10
+HOST2_V6=2001:db8:51::10
+TUN_V4=198.18.0.1/15
+TUN_V6=fdfe:dcba:9876::1/64
+
+PROXY_PORT=1080
+PROXY_AUTH_PORT=1081
+HTTP_PORT=80
+PEER_PORT=7000
+IPERF_PORT=5201
+
+# Username/password accepted by the dante on port 1081. The password has characters that must be
+# percent-encoded in a URL; PROXY_AUTH_URL carries the encoded form.
+T2S_USER="t2s_$RUN_ID"
+T2S_PASS='p@ss:w%rd/x'
+T2S_PASS_ENC='p%40ss%3Aw%25rd%2Fx'
+PROXY_URL="socks5://$NET_V4:$PROXY_PORT"
+PROXY_AUTH_URL="socks5://$T2S_USER:$T2S_PASS_ENC@$NET_V4:$PROXY_AUTH_PORT"
+
+HARNESS_TMP=""
+HARNESS_PIDS=()
+HARNESS_USER_CREATED=0
+HARNESS_IS_UP=0
+TUN_PID=""
+TUN_DEV=""
+TUN_LOG=""
+TUN_COUNT=0
+IPERF_PID=""
+
+log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Prints the failure, the tail of the tunnel log (and dante's if relevant) and exits 1.
+fail() {
+  printf '[e2e] FAIL: %s\n' "$*" >&2
+  if [[ -n $TUN_LOG && -f $TUN_LOG ]]; then
+    printf '[e2e] ---- last 40 lines of tunnel log %s ----\n' "$TUN_LOG" >&2
+    tail -n 40 "$TUN_LOG" >&2 || true
+    printf '[e2e] ---- end of tunnel log ----\n' >&2
+  fi
+  exit 1
+}
+
+in_app() { ip netns exec "$APP_NS" "$@"; }
+in_net() { ip netns exec "$NET_NS" "$@"; }
+
+# Milliseconds since the epoch, for measuring elapsed times.
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT_SECONDS DESCRIPTION CMD...: polls CMD every 50 ms until it succeeds.
+wait_until() {
+  local timeout=$1 what=$2
+  shift 2
+  local deadline=$(($(now_ms) + timeout * 1000))
+  until "$@" >/dev/null 2>&1; do
+    if (($(now_ms) > deadline)); then
+      log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# port_listening NS PORT: true if something in NS listens on TCP PORT.
+port_listening() {
+  local ns=$1 port=$2
+  [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null) ]]
+}
+
+# wait_port NS PORT PID NAME: waits (10 s) for PORT to listen while PID stays alive.
+wait_port() {
+  local ns=$1 port=$2 pid=$3 name=$4 deadline
+  deadline=$(($(now_ms) + 10000))
+  until port_listening "$ns" "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      fail "$name (pid $pid) exited before listening on port $port"
+    fi
+    if (($(now_ms) > deadline)); then
+      fail "$name (pid $pid) is not listening on port $port after 10 s"
+    fi
+    sleep 0.05
+  done
+}
+
+harness_preflight() {
+  [[ $(id -u) == 0 ]] || { echo "e2e: must run as root (network namespaces, TUN)" >&2; exit 1; }
+  [[ -c /dev/net/tun ]] || { echo "e2e: /dev/net/tun is missing" >&2; exit 1; }
+  local tool
+  for tool in ip ss danted python3 curl; do
+    command -v "$tool" >/dev/null || { echo "e2e: required tool '$tool' not found" >&2; exit 1; }
+  done
+}
+
+# Checks T2S_BINARY; called by start_tunnel, so proxy-only runs don't need a binary.
+require_binary() {
+  if [[ -z ${T2S_BINARY:-} ]]; then
+    fail "T2S_BINARY is not set (ctest sets it; otherwise export T2S_BINARY=/path/to/tun2socks)"
+  fi
+  [[ -x $T2S_BINARY ]] || fail "T2S_BINARY=$T2S_BINARY is not an executable file"
+}
+
+# start_bg NS LOGFILE CMD...: starts CMD in namespace NS in the background, records its PID
+# (ip netns exec execs the command, so the PID is the command's own) in HARNESS_BG_PID.
+HARNESS_BG_PID=""
+start_bg() {
+  local ns=$1 logfile=$2
+  shift 2
+  ip netns exec "$ns" "$@" >"$logfile" 2>&1 </dev/null &
+  HARNESS_BG_PID=$!
+  HARNESS_PIDS+=("$HARNESS_BG_PID")
+}
+
+# kill_pid PID [SECONDS]: SIGTERM, bounded wait, then SIGKILL. Only for PIDs we started.
+kill_pid() {
+  local pid=$1 grace=${2:-5} deadline
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$(($(now_ms) + grace * 1000))
+  while kill -0 "$pid" 2>/dev/null; do
+    # Reap it if it is our child so kill -0 stops seeing a zombie.
+    if ! ps -o stat= -p "$pid" 2>/dev/null | grep -qv Z; then
+      break
+    fi
+    if (($(now_ms) > deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.05
+  done
+  wait "$pid" 2>/dev/null || true
+  # Forget it, so harness_down never signals a PID that may since have been reused.
+  local kept=() p
+  for p in "${HARNESS_PIDS[@]}"; do
+    [[ $p == "$pid" ]] || kept+=("$p")
+  done
+  HARNESS_PIDS=("${kept[@]}")
+}
+
+# Kills whatever is still running inside one of OUR namespaces (e.g. dante's children). The
+# namespace names carry our PID, so every process listed there was started by this run.
+kill_ns_pids() {
+  local ns=$1 pid pids round
+  for round in TERM TERM KILL; do
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    [[ -n $pids ]] || return 0
+    for pid in $pids; do
+      kill "-$round" "$pid" 2>/dev/null || true
+    done
+    sleep 0.3
+  done
+}
+
+harness_down() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  if [[ -n $TUN_PID ]]; then
+    kill_pid "$TUN_PID" 5
+    TUN_PID=""
+  fi
+  local pid
+  for pid in "${HARNESS_PIDS[@]}"; do
+    kill_pid "$pid" 3
+  done
+  HARNESS_PIDS=()
+  if [[ $HARNESS_IS_UP == 1 ]]; then
+    kill_ns_pids "$APP_NS"
+    kill_ns_pids "$NET_NS"
+    ip netns del "$APP_NS" 2>/dev/null
+    ip netns del "$NET_NS" 2>/dev/null
+    HARNESS_IS_UP=0
+  fi
+  if [[ $HARNESS_USER_CREATED == 1 ]]; then
+    userdel "$T2S_USER" 2>/dev/null
+    HARNESS_USER_CREATED=0
+  fi
+  if [[ -n $HARNESS_TMP && -d $HARNESS_TMP ]]; then
+    if [[ $rc != 0 && -n ${T2S_KEEP_LOGS:-} ]]; then
+      log "keeping logs in $HARNESS_TMP"
+    else
+      rm -rf "$HARNESS_TMP"
+    fi
+  fi
+  return "$rc"
+}
+
+# Writes a dante config: write_dante_conf FILE PORT METHOD.
+write_dante_conf() {
+  local file=$1 port=$2 method=$3
+  cat >"$file" <<EOF
+# generated by tests/e2e/harness.sh for run $RUN_ID
+logoutput: $HARNESS_TMP/danted-$port.log
+debug: 0
+internal: $NET_V4 port = $port
+external: $HOST_V4
+external: $HOST_V6
+external.rotation: none
+clientmethod: none
+socksmethod: $method
+user.privileged: root
+user.unprivileged: nobody
+timeout.negotiate: 30
+timeout.io: 0
+client pass {
+  from: 0/0 to: 0/0
+  log: error
+}
+socks pass {
+  from: 0/0 to: 0/0
+  command: connect
+  protocol: tcp
+  socksmethod: $method
+  log: error
+}
+EOF
+}
+
+ensure_test_user() {
+  if ! id "$T2S_USER" >/dev/null 2>&1; then
+    useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$T2S_USER" ||
+      fail "useradd $T2S_USER failed"
+    HARNESS_USER_CREATED=1
+  fi
+  printf '%s:%s\n' "$T2S_USER" "$T2S_PASS" | chpasswd || fail "chpasswd for $T2S_USER failed"
+}
+
+setup_namespaces() {
+  ip netns add "$APP_NS" || fail "cannot create namespace $APP_NS"
+  ip netns add "$NET_NS" || { ip netns del "$APP_NS"; fail "cannot create namespace $NET_NS"; }
+  HARNESS_IS_UP=1
+
+  ip -n "$APP_NS" link set lo up
+  ip -n "$NET_NS" link set lo up
+  ip -n "$APP_NS" link add "$VETH_APP" type veth peer name "$VETH_NET" netns "$NET_NS" ||
+    fail "cannot create veth pair"
+  ip -n "$APP_NS" addr add "$APP_V4/24" dev "$VETH_APP"
+  ip -n "$APP_NS" addr add "$APP_V6/64" dev "$VETH_APP" nodad
+  ip -n "$NET_NS" addr add "$NET_V4/24" dev "$VETH_NET"
+  ip -n "$NET_NS" addr add "$NET_V6/64" dev "$VETH_NET" nodad
+  ip -n "$APP_NS" link set "$VETH_APP" up
+  ip -n "$NET_NS" link set "$VETH_NET" up
+
+  # Test hosts live on the net namespace's loopback (no dummy module needed).
+  ip -n "$NET_NS" addr add "$HOST_V4/32" dev lo
+  ip -n "$NET_NS" addr add "$HOST2_V4/32" dev lo
+  ip -n "$NET_NS" addr add "$HOST_V6/128" dev lo nodad
+  ip -n "$NET_NS" addr add "$HOST2_V6/128" dev lo nodad
+
+  # Many short connections (benchmark, concurrency) must not run out of ports.
+  local ns
+  for ns in "$APP_NS" "$NET_NS"; do
+    ip netns exec "$ns" sysctl -q -w net.ipv4.ip_local_port_range="10000 65000" >/dev/null
+    ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_tw_reuse=1 >/dev/null
+    ip netns exec "$ns" sysctl -q -w net.core.somaxconn=4096 >/dev/null 2>&1 || true
+  done
+  wait_until 5 "IPv6 addresses to become usable" ipv6_ready ||
+    fail "IPv6 addresses still tentative after 5 s"
+}
+
+ipv6_ready() {
+  [[ -z $(ip -n "$APP_NS" -6 addr show tentative) && -z $(ip -n "$NET_NS" -6 addr show tentative) ]]
+}
+
+start_services() {
+  local www="$HARNESS_TMP/www"
+  mkdir -p "$www"
+  printf '<html><body>tun2socks e2e %s</body></html>\n' "$RUN_ID" >"$www/index.html"
+  python3 -c 'import random,sys; sys.stdout.buffer.write(random.Random(1024).randbytes(1024))' \
+    >"$www/1k.bin"
+  HTTP_ROOT="$www"
+
+  ensure_test_user
+  write_dante_conf "$HARNESS_TMP/danted-$PROXY_PORT.conf" "$PROXY_PORT" none
+  write_dante_conf "$HARNESS_TMP/danted-$PROXY_AUTH_PORT.conf" "$PROXY_AUTH_PORT" username
+
+  local port
+  for port in "$PROXY_PORT" "$PROXY_AUTH_PORT"; do
+    start_bg "$NET_NS" "$HARNESS_TMP/danted-$port.out" \
+      danted -f "$HARNESS_TMP/danted-$port.conf" -p "$HARNESS_TMP/danted-$port.pid"
+    wait_port "$NET_NS" "$port" "$HARNESS_BG_PID" "danted ($port)"
+  done
+
+  start_bg "$NET_NS" "$HARNESS_TMP/http.log" \
+    python3 -m http.server "$HTTP_PORT" --bind :: --directory "$www"
+  wait_port "$NET_NS" "$HTTP_PORT" "$HARNESS_BG_PID" "http.server"
+
+  start_bg "$NET_NS" "$HARNESS_TMP/tcp_peer.log" \
+    python3 "$TCP_PEER" server --bind :: --port "$PEER_PORT" --verbose
+  wait_port "$NET_NS" "$PEER_PORT" "$HARNESS_BG_PID" "tcp_peer server"
+}
+
+# harness_up: builds the topology and starts dante (1080 no-auth, 1081 user/pass), the HTTP
+# server and the TCP peer. Installs harness_down as the EXIT trap.
+harness_up() {
+  harness_preflight
+  trap harness_down EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  HARNESS_TMP="$(mktemp -d /tmp/t2s-e2e.XXXXXX)"
+  chmod 755 "$HARNESS_TMP"
+  setup_namespaces
+  start_services
+  log "topology up: $APP_NS <-> $NET_NS (tmp $HARNESS_TMP)"
+}
+
+# iperf3 server on HOST_V4 (only the benchmark needs it).
+start_iperf_server() {
+  start_bg "$NET_NS" "$HARNESS_TMP/iperf3-server.log" iperf3 -s -B "$HOST_V4" -p "$IPERF_PORT"
+  IPERF_PID=$HARNESS_BG_PID
+  wait_port "$NET_NS" "$IPERF_PORT" "$IPERF_PID" "iperf3 server"
+}
+
+# True if the option $1 appears among the remaining arguments.
+has_flag() {
+  local flag=$1 arg
+  shift
+  for arg in "$@"; do
+    [[ $arg == "$flag" || $arg == "$flag="* ]] && return 0
+  done
+  return 1
+}
+
+tunnel_ready() { grep -q 'ready' "$TUN_LOG"; }
+
+# start_tunnel [FLAGS...]: starts $T2S_BINARY in the app namespace on a fresh device, waits for
+# its "ready" log line (10 s), then routes all IPv4/IPv6 into it. --proxy, --mtu and --log-level
+# get defaults (dante no-auth, $T2S_MTU or 8500, info) unless FLAGS give them.
+# Sets TUN_PID, TUN_DEV, TUN_LOG.
+start_tunnel() {
+  require_binary
+  [[ -z $TUN_PID ]] || fail "start_tunnel: a tunnel (pid $TUN_PID) is already running"
+  TUN_COUNT=$((TUN_COUNT + 1))
+  TUN_DEV="t2s${RUN_ID}t$TUN_COUNT"
+  TUN_LOG="$HARNESS_TMP/tunnel-$TUN_COUNT.log"
+  local args=(--device "$TUN_DEV" --address "$TUN_V4" --address6 "$TUN_V6")
+  has_flag --proxy "$@" || args+=(--proxy "$PROXY_URL")
+  has_flag --mtu "$@" || args+=(--mtu "${T2S_MTU:-8500}")
+  has_flag --log-level "$@" || args+=(--log-level "${T2S_LOG_LEVEL:-info}")
+  args+=("$@")
+  log "starting tunnel: $T2S_BINARY ${args[*]}"
+  ip netns exec "$APP_NS" "$T2S_BINARY" "${args[@]}" >"$TUN_LOG" 2>&1 </dev/null &
+  TUN_PID=$!
+  local deadline=$(($(now_ms) + 10000))
+  until tunnel_ready; do
+    if ! kill -0 "$TUN_PID" 2>/dev/null; then
+      local rc=0
+      wait "$TUN_PID" || rc=$?
+      TUN_PID=""
+      fail "tunnel exited with status $rc before logging 'ready'"
+    fi
+    if (($(now_ms) > deadline)); then
+      fail "tunnel did not log 'ready' within 10 s"
+    fi
+    sleep 0.05
+  done
+  ip -n "$APP_NS" link show "$TUN_DEV" >/dev/null 2>&1 ||
+    fail "tunnel logged 'ready' but device $TUN_DEV does not exist in $APP_NS"
+  ip -n "$APP_NS" route replace default dev "$TUN_DEV" ||
+    fail "cannot add IPv4 default route into $TUN_DEV"
+  ip -n "$APP_NS" -6 route replace default dev "$TUN_DEV" ||
+    fail "cannot add IPv6 default route into $TUN_DEV"
+  log "tunnel up: pid $TUN_PID device $TUN_DEV"
+}
+
+# stop_tunnel [SIGNAL] [SECONDS]: signals the tunnel (default TERM) and waits up to SECONDS
+# (default 5). Returns the tunnel's exit status; 124 if it had to be killed. Prints nothing.
+stop_tunnel() {
+  local sig=${1:-TERM} grace=${2:-5} rc=0 deadline
+  [[ -n $TUN_PID ]] || fail "stop_tunnel: no tunnel running"
+  kill "-$sig" "$TUN_PID" 2>/dev/null || true
+  deadline=$(($(now_ms) + grace * 1000))
+  while [[ $(ps -o stat= -p "$TUN_PID" 2>/dev/null || true) =~ ^[^Z] ]]; do
+    if (($(now_ms) > deadline)); then
+      log "tunnel pid $TUN_PID still running ${grace}s after SIG$sig; killing it"
+      kill -KILL "$TUN_PID" 2>/dev/null || true
+      wait "$TUN_PID" 2>/dev/null || true
+      TUN_PID=""
+      return 124
+    fi
+    sleep 0.05
+  done
+  wait "$TUN_PID" || rc=$?
+  TUN_PID=""
+  return "$rc"
+}
+
+# stop_tunnel_ok [SIGNAL]: stop_tunnel and fail unless the tunnel exited 0 in time.
+stop_tunnel_ok() {
+  local sig=${1:-TERM} rc=0
+  stop_tunnel "$sig" 5 || rc=$?
+  ((rc != 124)) || fail "tunnel still running 5 s after SIG$sig"
+  ((rc == 0)) || fail "tunnel exited with status $rc after SIG$sig"
+}
+
+tunnel_running() { [[ -n $TUN_PID ]] && [[ $(ps -o stat= -p "$TUN_PID" 2>/dev/null || true) =~ ^[^Z] ]]; }
+
+# Removes the default routes into the TUN device (app namespace then reaches only 192.0.2.0/24).
+remove_tunnel_routes() {
+  ip -n "$APP_NS" route del default 2>/dev/null || true
+  ip -n "$APP_NS" -6 route del default 2>/dev/null || true
+}
+
+counters_lines() { grep -c 'counters:' "$TUN_LOG" 2>/dev/null || true; }
+
+# tunnel_counters: sends SIGUSR1, waits (5 s) for a new "counters:" line and prints it.
+tunnel_counters() {
+  local before
+  before=$(counters_lines)
+  kill -USR1 "$TUN_PID" || fail "cannot signal tunnel pid $TUN_PID"
+  wait_until 5 "a counters: line after SIGUSR1" counters_grew "$before" ||
+    fail "no new 'counters:' line within 5 s of SIGUSR1"
+  last_counters
+}
+counters_grew() { (($(counters_lines) > $1)); }
+
+# Prints the last "counters:" line of the tunnel log (empty if none).
+last_counters() { grep 'counters:' "$TUN_LOG" | tail -n 1 || true; }
+
+# counter_value LINE NAME: prints NAME's value in a counters line, fails if absent.
+counter_value() {
+  local line=$1 name=$2 value
+  value=$(sed -nE "s/.*[[:space:]:]$name=([0-9]+).*/\\1/p" <<<"$line")
+  [[ -n $value ]] || fail "counter '$name' missing from: $line"
+  printf '%s\n' "$value"
+}
+
+# Seconds of CPU (user+system) used so far by PID, as a decimal string.
+proc_cpu_seconds() {
+  local pid=$1 stat fields
+  stat=$(cat "/proc/$pid/stat") || return 1
+  # Field 2 (comm) may contain spaces; strip through the closing parenthesis.
+  read -r -a fields <<<"${stat##*) }"
+  # After stripping, index 0 is field 3 (state): utime is field 14, stime field 15.
+  python3 -c "import os,sys; print((int(sys.argv[1]) + int(sys.argv[2])) / os.sysconf('SC_CLK_TCK'))" \
+    "${fields[11]}" "${fields[12]}"
+}
+
+# Resident set size of PID in KiB.
+proc_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# tcp_peer MODE ARGS...: runs the TCP peer client in the app namespace against HOST_V4.
+peer_client() {
+  in_app python3 "$TCP_PEER" "$@"
+}
+
+# fetch_to FILE URL [CURL_ARGS...]: GET through the app namespace (10 s bound) into FILE.
+fetch_to() {
+  local file=$1 url=$2
+  shift 2
+  in_app curl -sS -g --max-time 10 -o "$file" "$@" "$url"
+}
+
+# assert_same_file GOT EXPECTED WHAT: byte-for-byte comparison.
+assert_same_file() {
+  cmp -s "$1" "$2" || fail "$3: content differs ($(wc -c <"$1") bytes received, $(wc -c <"$2") expected)"
+}
+
+# assert_counter_ge LINE NAME MIN
+assert_counter_ge() {
+  local value
+  value=$(counter_value "$1" "$2")
+  ((value >= $3)) || fail "counter $2=$value, expected >= $3 (line: $1)"
+}
+
+# Writes $HARNESS_TMP/proxychains.conf (dante no-auth) and sets PROXYCHAINS_CONF. Used to run a
+# client through the same proxy without the tunnel: in_app proxychains4 -f "$PROXYCHAINS_CONF" ...
+write_proxychains_conf() {
+  PROXYCHAINS_CONF="$HARNESS_TMP/proxychains.conf"
+  cat >"$PROXYCHAINS_CONF" <<EOF
+strict_chain
+quiet_mode
+tcp_read_time_out 15000
+tcp_connect_time_out 8000
+[ProxyList]
+socks5 $NET_V4 $PROXY_PORT
+EOF
+}
+
+# Validates the topology and dante without a tunnel: curl through SOCKS5 from the app namespace.
+harness_selfcheck() {
+  harness_up
+  local out
+  out=$(in_app curl -sS --max-time 5 --socks5 "$NET_V4:$PROXY_PORT" "http://$HOST_V4/") ||
+    fail "selfcheck: IPv4 GET via dante $PROXY_PORT failed"
+  [[ $out == "$(cat "$HTTP_ROOT/index.html")" ]] || fail "selfcheck: IPv4 content differs"
+  out=$(in_app curl -sS -g --max-time 5 --socks5 "$NET_V4:$PROXY_PORT" "http://[$HOST_V6]/") ||
+    fail "selfcheck: IPv6 GET via dante $PROXY_PORT failed"
+  [[ $out == "$(cat "$HTTP_ROOT/index.html")" ]] || fail "selfcheck: IPv6 content differs"
+  out=$(in_app curl -sS --max-time 5 \
+    -x "socks5://$T2S_USER:$T2S_PASS_ENC@$NET_V4:$PROXY_AUTH_PORT" "http://$HOST_V4/") ||
+    fail "selfcheck: GET via dante $PROXY_AUTH_PORT with user/pass failed"
+  [[ $out == "$(cat "$HTTP_ROOT/index.html")" ]] || fail "selfcheck: auth content differs"
+  if in_app curl -sS --max-time 5 -x "socks5://$T2S_USER:wrong@$NET_V4:$PROXY_AUTH_PORT" \
+    "http://$HOST_V4/" >/dev/null 2>&1; then
+    fail "selfcheck: dante $PROXY_AUTH_PORT accepted a wrong password"
+  fi
+  if in_app curl -sS --max-time 2 "http://$HOST_V4/" >/dev/null 2>&1; then
+    fail "selfcheck: test host reachable from the app namespace without a proxy"
+  fi
+  log "selfcheck: proxy paths OK"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  set -euo pipefail
+  case ${1:-} in
+    selfcheck) harness_selfcheck ;;
+    *) echo "usage: $0 selfcheck   (otherwise source this file)" >&2; exit 2 ;;
+  esac
+fi

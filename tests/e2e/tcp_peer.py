@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""TCP peer for the tun2socks end-to-end tests and the benchmark.
+
+One dual-stack server (run in the "net" namespace) and several clients (run in the "app"
+namespace, so that their traffic goes through the tunnel or proxychains). Every connection
+starts with a one-line header from the client that selects what the server does:
+
+  sink                     server reads until EOF, replies "<sha256hex> <count>\\n", closes
+  source N SEED            server sends N pattern bytes (seeded), then closes
+  halfclose N SEED DELAY   server reads until EOF, replies "<sha256hex> <count>\\n", waits
+                           DELAY ms, then sends N pattern bytes and closes
+  echo                     server echoes everything until EOF, then closes
+
+Clients verify counts and hashes and exit with status 1 on any mismatch. They print one JSON
+object on stdout describing what they measured.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+
+CHUNK = 1 << 20            # send/recv unit; must not exceed PATTERN_LEN
+PATTERN_LEN = 1048583      # prime > CHUNK, so misplaced data at any realistic offset changes the hash
+HEADER_MAX = 256
+SOCK_BUF = 4 << 20
+
+
+class Pattern:
+    """Deterministic pseudo-random byte stream: byte k is base[k % PATTERN_LEN]."""
+
+    _cache = {}
+
+    def __init__(self, seed):
+        doubled = Pattern._cache.get(seed)
+        if doubled is None:
+            base = random.Random(seed).randbytes(PATTERN_LEN)
+            doubled = base + base
+            Pattern._cache[seed] = doubled
+        self.view = memoryview(doubled)
+
+    def chunks(self, total, chunk=CHUNK):
+        if chunk > PATTERN_LEN:
+            raise ValueError("chunk larger than the pattern")
+        offset = 0
+        sent = 0
+        while sent < total:
+            n = min(chunk, total - sent)
+            yield self.view[offset:offset + n]
+            offset = (offset + n) % PATTERN_LEN
+            sent += n
+
+    def sha256(self, total):
+        h = hashlib.sha256()
+        for piece in self.chunks(total):
+            h.update(piece)
+        return h.hexdigest()
+
+
+def tune(sock):
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCK_BUF)
+        except OSError:
+            pass
+
+
+def read_line(sock, limit=HEADER_MAX):
+    """Reads one '\\n'-terminated line byte-wise-safe: returns (line, leftover bytes)."""
+    data = b""
+    while b"\n" not in data:
+        if len(data) > limit:
+            raise ValueError("header line too long")
+        piece = sock.recv(limit)
+        if not piece:
+            raise ConnectionError("EOF before end of line (got %r)" % data)
+        data += piece
+    line, _, rest = data.partition(b"\n")
+    return line.decode("ascii", "replace").strip(), rest
+
+
+def drain_hash(sock, already=b""):
+    """Reads until EOF; returns (sha256hex, count)."""
+    h = hashlib.sha256()
+    h.update(already)
+    count = len(already)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = sock.recv_into(buf)
+        if n == 0:
+            return h.hexdigest(), count
+        h.update(view[:n])
+        count += n
+
+
+def send_pattern(sock, total, seed):
+    for piece in Pattern(seed).chunks(total):
+        sock.sendall(piece)
+
+
+# ----------------------------------------------------------------------------------- server
+
+def serve_connection(conn, peer, verbose):
+    try:
+        tune(conn)
+        conn.settimeout(600)
+        header, rest = read_line(conn)
+        words = header.split()
+        mode = words[0] if words else ""
+        if mode == "sink":
+            digest, count = drain_hash(conn, rest)
+            conn.sendall(("%s %d\n" % (digest, count)).encode())
+        elif mode == "source":
+            send_pattern(conn, int(words[1]), int(words[2]))
+        elif mode == "halfclose":
+            total, seed, delay_ms = int(words[1]), int(words[2]), int(words[3])
+            digest, count = drain_hash(conn, rest)
+            conn.sendall(("%s %d\n" % (digest, count)).encode())
+            time.sleep(delay_ms / 1000.0)
+            send_pattern(conn, total, seed)
+        elif mode == "echo":
+            if rest:
+                conn.sendall(rest)
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = conn.recv_into(buf)
+                if n == 0:
+                    break
+                conn.sendall(view[:n])
+        else:
+            conn.sendall(b"error unknown mode\n")
+        try:
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        # Wait for the client's close so our FIN is not followed by an RST on unread data.
+        conn.settimeout(30)
+        try:
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
+    except Exception as exc:  # one bad connection must not stop the server
+        if verbose:
+            print("tcp_peer server: %s: %r" % (peer, exc), file=sys.stderr, flush=True)
+    finally:
+        conn.close()
+
+
+def run_server(args):
+    threading.stack_size(512 * 1024)
+    lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    tune(lsock)
+    lsock.bind((args.bind, args.port))
+    lsock.listen(4096)
+    print("tcp_peer server listening on [%s]:%d" % (args.bind, args.port), file=sys.stderr,
+          flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        conn, peer = lsock.accept()
+        threading.Thread(target=serve_connection, args=(conn, peer, args.verbose),
+                         daemon=True).start()
+
+
+def run_httpd(args):
+    """Minimal HTTP/1.0 server for connection-rate measurements: every request gets the same
+    file and the connection is closed. asyncio, one process per --workers (SO_REUSEPORT)."""
+    import asyncio
+
+    with open(args.file, "rb") as f:
+        body = f.read()
+    response = (b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
+
+    async def handle(reader, writer):
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            writer.write(response)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    def listener():
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((args.bind, args.port))
+        sock.listen(4096)
+        return sock
+
+    async def serve(sock):
+        server = await asyncio.start_server(handle, sock=sock, backlog=4096)
+        async with server:
+            await server.serve_forever()
+
+    socks = [listener() for _ in range(args.workers)]  # all bound before anyone forks
+    children = []
+    for sock in socks[1:]:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+            asyncio.run(serve(sock))
+            os._exit(0)
+        children.append(pid)
+
+    def stop(*_):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print("tcp_peer httpd listening on [%s]:%d, %d worker(s)"
+          % (args.bind, args.port, args.workers), file=sys.stderr, flush=True)
+    try:
+        asyncio.run(serve(socks[0]))
+    finally:
+        stop()
+
+
+# ----------------------------------------------------------------------------------- clients
+
+def connect(args, timeout=30.0):
+    sock = socket.create_connection((args.host, args.port), timeout=timeout)
+    tune(sock)
+    sock.settimeout(args.io_timeout)
+    return sock
+
+
+def die(msg):
+    print("tcp_peer: FAIL: " + msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def emit(result):
+    print(json.dumps(result), flush=True)
+
+
+def parse_reply(line):
+    words = line.split()
+    if len(words) != 2:
+        die("malformed server reply %r" % line)
+    return words[0], int(words[1])
+
+
+def client_sink(args):
+    start = time.monotonic()
+    sock = connect(args)
+    sock.sendall(b"sink\n")
+    h = hashlib.sha256()
+    for piece in Pattern(args.seed).chunks(args.bytes):
+        sock.sendall(piece)
+        h.update(piece)
+    sock.shutdown(socket.SHUT_WR)
+    reply, _ = read_line(sock)
+    elapsed = time.monotonic() - start
+    sock.close()
+    digest, count = parse_reply(reply)
+    if count != args.bytes:
+        die("sink: server received %d bytes, sent %d" % (count, args.bytes))
+    if digest != h.hexdigest():
+        die("sink: server sha256 %s != sent sha256 %s" % (digest, h.hexdigest()))
+    emit({"mode": "sink", "bytes": count, "sha256": digest, "seconds": round(elapsed, 3),
+          "ok": True})
+
+
+def client_source(args):
+    start = time.monotonic()
+    sock = connect(args)
+    sock.sendall(("source %d %d\n" % (args.bytes, args.seed)).encode())
+    digest, count = drain_hash(sock)
+    elapsed = time.monotonic() - start
+    sock.close()
+    expected = Pattern(args.seed).sha256(args.bytes)
+    if count != args.bytes:
+        die("source: received %d bytes, expected %d" % (count, args.bytes))
+    if digest != expected:
+        die("source: received sha256 %s != expected %s" % (digest, expected))
+    emit({"mode": "source", "bytes": count, "sha256": digest, "seconds": round(elapsed, 3),
+          "ok": True})
+
+
+def client_halfclose(args):
+    sock = connect(args)
+    sock.sendall(("halfclose %d %d %d\n" % (args.bytes, args.seed, args.delay_ms)).encode())
+    up_seed = args.seed + 1
+    sock.sendall(b"".join(Pattern(up_seed).chunks(args.upload)))
+    sock.shutdown(socket.SHUT_WR)
+    shut_at = time.monotonic()
+    reply, rest = read_line(sock)
+    up_digest, up_count = parse_reply(reply)
+    if up_count != args.upload or up_digest != Pattern(up_seed).sha256(args.upload):
+        die("halfclose: server got %d bytes (sha %s) of the %d sent before shutdown"
+            % (up_count, up_digest, args.upload))
+    digest, count = drain_hash(sock, rest)
+    after = time.monotonic() - shut_at
+    sock.close()
+    if count != args.bytes:
+        die("halfclose: received %d bytes after shutting the write side, expected %d"
+            % (count, args.bytes))
+    if digest != Pattern(args.seed).sha256(args.bytes):
+        die("halfclose: data received after shutdown has a wrong sha256")
+    emit({"mode": "halfclose", "uploaded": up_count, "bytes": count,
+          "seconds_after_shutdown": round(after, 3), "ok": True})
+
+
+def client_echo(args):
+    sock = connect(args)
+    sock.sendall(b"echo\n")
+    payload = b"".join(Pattern(args.seed).chunks(args.bytes))
+    sender = threading.Thread(target=lambda: (sock.sendall(payload),
+                                              sock.shutdown(socket.SHUT_WR)))
+    sender.start()
+    digest, count = drain_hash(sock)
+    sender.join()
+    sock.close()
+    if count != args.bytes or digest != hashlib.sha256(payload).hexdigest():
+        die("echo: got %d bytes back (sha %s), sent %d" % (count, digest, args.bytes))
+    emit({"mode": "echo", "bytes": count, "ok": True})
+
+
+def client_concurrent(args):
+    """N connections open at once (a barrier holds them all), each an echo round trip."""
+    n = args.conns
+    barrier = threading.Barrier(n)
+    errors = []
+    done = []
+    lock = threading.Lock()
+
+    def one(index):
+        try:
+            sock = connect(args)
+            try:
+                sock.sendall(b"echo\n")
+                barrier.wait(timeout=args.barrier_timeout)
+                payload = b"".join(Pattern(1000 + index).chunks(args.bytes))
+                sock.sendall(payload)
+                got = bytearray()
+                while len(got) < len(payload):
+                    piece = sock.recv(65536)
+                    if not piece:
+                        raise ConnectionError("EOF after %d of %d echoed bytes"
+                                              % (len(got), len(payload)))
+                    got += piece
+                if bytes(got) != payload:
+                    raise ValueError("echoed data differs")
+                sock.shutdown(socket.SHUT_WR)
+                if sock.recv(1) != b"":
+                    raise ValueError("extra data after echo")
+            finally:
+                sock.close()
+            with lock:
+                done.append(index)
+        except threading.BrokenBarrierError:
+            with lock:
+                errors.append("conn %d: barrier broken (not all connections opened)" % index)
+        except Exception as exc:
+            barrier.abort()
+            with lock:
+                errors.append("conn %d: %r" % (index, exc))
+
+    threading.stack_size(512 * 1024)
+    start = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = start + args.deadline
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    elapsed = time.monotonic() - start
+    alive = sum(t.is_alive() for t in threads)
+    with lock:
+        result = {"mode": "concurrent", "conns": n, "ok_conns": len(done),
+                  "failed": len(errors), "unfinished": alive, "seconds": round(elapsed, 3)}
+        first_errors = errors[:5]
+    emit(result)
+    if len(done) != n:
+        die("concurrent: %d/%d connections completed (%d unfinished); first errors: %s"
+            % (len(done), n, alive, "; ".join(first_errors)))
+    os._exit(0)
+
+
+def client_hold(args):
+    """Opens N echo connections, verifies each, writes the ready file, then holds them."""
+    socks = []
+    start = time.monotonic()
+    for i in range(args.conns):
+        try:
+            sock = socket.create_connection((args.host, args.port), timeout=30)
+            sock.settimeout(args.io_timeout)
+            sock.sendall(b"echo\nx")
+            if sock.recv(1) != b"x":
+                die("hold: connection %d did not echo" % i)
+        except OSError as exc:
+            die("hold: connection %d failed: %r" % (i, exc))
+        socks.append(sock)
+    opened = time.monotonic() - start
+    emit({"mode": "hold", "conns": len(socks), "open_seconds": round(opened, 3)})
+    if args.ready_file:
+        with open(args.ready_file + ".tmp", "w") as f:
+            f.write("%d\n" % len(socks))
+        os.rename(args.ready_file + ".tmp", args.ready_file)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    time.sleep(args.hold_seconds)
+    for s in socks:
+        s.close()
+
+
+def client_httpget(args):
+    """Sequential HTTP/1.0 GETs, a new connection each, for a fixed time."""
+    request = ("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (args.path, args.host)).encode()
+    ok = failed = 0
+    first_error = None
+    start = time.monotonic()
+    deadline = start + args.seconds
+    while time.monotonic() < deadline:
+        try:
+            sock = socket.create_connection((args.host, args.port), timeout=5)
+            try:
+                sock.settimeout(5)
+                sock.sendall(request)
+                data = bytearray()
+                while True:
+                    piece = sock.recv(65536)
+                    if not piece:
+                        break
+                    data += piece
+            finally:
+                sock.close()
+            head, _, body = bytes(data).partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
+                raise ValueError("bad status %r" % head[:40])
+            if args.expect_size >= 0 and len(body) != args.expect_size:
+                raise ValueError("body %d bytes, expected %d" % (len(body), args.expect_size))
+            ok += 1
+        except Exception as exc:
+            failed += 1
+            if first_error is None:
+                first_error = repr(exc)
+            if failed > args.max_failures:
+                break
+    elapsed = time.monotonic() - start
+    emit({"mode": "httpget", "ok": ok, "failed": failed, "seconds": round(elapsed, 3),
+          "per_second": round(ok / elapsed, 1) if elapsed > 0 else 0.0,
+          "first_error": first_error})
+    if failed > args.max_failures:
+        sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("server")
+    s.add_argument("--bind", default="::")
+    s.add_argument("--port", type=int, default=7000)
+    s.add_argument("--verbose", action="store_true")
+
+    s = sub.add_parser("httpd")
+    s.add_argument("--bind", default="::")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--file", required=True)
+    s.add_argument("--workers", type=int, default=2)
+
+    def client(name, **defaults):
+        p = sub.add_parser(name)
+        p.add_argument("--host", required=True)
+        p.add_argument("--port", type=int, default=defaults.get("port", 7000))
+        p.add_argument("--io-timeout", type=float, default=60.0)
+        p.add_argument("--seed", type=int, default=7)
+        p.add_argument("--bytes", type=int, default=defaults.get("bytes", 1 << 20))
+        return p
+
+    client("sink")
+    client("source")
+    p = client("halfclose")
+    p.add_argument("--upload", type=int, default=64 * 1024)
+    p.add_argument("--delay-ms", type=int, default=500)
+    client("echo")
+    p = client("concurrent", bytes=4096)
+    p.add_argument("--conns", type=int, default=200)
+    p.add_argument("--barrier-timeout", type=float, default=30.0)
+    p.add_argument("--deadline", type=float, default=60.0)
+    p = client("hold")
+    p.add_argument("--conns", type=int, default=1000)
+    p.add_argument("--ready-file")
+    p.add_argument("--hold-seconds", type=float, default=120.0)
+    p = client("httpget", port=80)
+    p.add_argument("--path", default="/1k.bin")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--expect-size", type=int, default=-1)
+    p.add_argument("--max-failures", type=int, default=20)
+
+    args = ap.parse_args()
+    handlers = {"server": run_server, "httpd": run_httpd, "sink": client_sink, "source": client_source,
+                "halfclose": client_halfclose, "echo": client_echo,
+                "concurrent": client_concurrent, "hold": client_hold,
+                "httpget": client_httpget}
+    try:
+        handlers[args.cmd](args)
+    except (OSError, ValueError) as exc:
+        die("%s: %r" % (args.cmd, exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# tun2socks benchmark: the same dante, the same hosts, measured through the tunnel and without it
+# (proxychains4 in the app namespace), on the topology of tests/e2e/harness.sh.
+#
+#   T2S_BINARY=build-e2e/tun2socks tools/bench/bench.sh
+#
+# Environment:
+#   T2S_BINARY          tun2socks to measure (required)
+#   BENCH_SECONDS       length of each iperf3 run (default 10)
+#   BENCH_CONN_SECONDS  length of each connection-rate run (default BENCH_SECONDS)
+#   BENCH_MTU           --mtu for the tunnel (default 8500)
+#   BENCH_STREAMS       parallel iperf3 flows for the multi-flow runs (default 8)
+#   BENCH_HTTP_CLIENTS  parallel clients for the second connection-rate run (default 4)
+#   BENCH_HOLD_CONNS    idle connections held for the RSS figure (default 1000)
+#   BENCH_JSON          if set, also write the figures as JSON to this file
+#
+# Measures: iperf3 throughput (1 and N flows, upload and download), tunnel CPU seconds per GiB
+# relayed, new connections per second for 1 KiB HTTP GETs (one connection each), and the
+# tunnel's RSS idle and with BENCH_HOLD_CONNS idle connections open. Needs root.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/e2e/harness.sh
+source "$BENCH_DIR/../../tests/e2e/harness.sh"
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_CONN_SECONDS=${BENCH_CONN_SECONDS:-$BENCH_SECONDS}
+BENCH_MTU=${BENCH_MTU:-8500}
+BENCH_STREAMS=${BENCH_STREAMS:-8}
+BENCH_HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-4}
+BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000}
+BENCH_JSON=${BENCH_JSON:-}
+
+for var in BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS BENCH_HTTP_CLIENTS \
+  BENCH_HOLD_CONNS; do
+  [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
+done
+command -v iperf3 >/dev/null || { echo "bench: iperf3 not found" >&2; exit 1; }
+command -v proxychains4 >/dev/null || { echo "bench: proxychains4 not found" >&2; exit 1; }
+harness_preflight
+require_binary
+
+# Results: "key value" lines, turned into the table (and JSON) at the end.
+RESULTS=""
+result() { RESULTS+="$1 $2"$'\n'; log "  $1 = $2"; }
+
+# via_cmd MODE: sets VIA to the command prefix that runs a client in the app namespace through
+# the tunnel (MODE=tunnel) or through proxychains4 to the same dante (MODE=direct).
+VIA=()
+via_cmd() {
+  VIA=(ip netns exec "$APP_NS")
+  if [[ $1 == direct ]]; then
+    VIA+=(proxychains4 -q -f "$PROXYCHAINS_CONF")
+  fi
+}
+
+# Prints "bits_per_second bytes" from an iperf3 -J report (receiver side), or fails.
+iperf_figures() {
+  python3 - "$1" <<'EOF'
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        report = json.load(f)
+except (OSError, ValueError) as exc:
+    sys.exit("unreadable iperf3 report: %s" % exc)
+if report.get("error"):
+    sys.exit("iperf3: %s" % report["error"])
+summary = report["end"]["sum_received"]
+print("%.0f %d" % (summary["bits_per_second"], summary["bytes"]))
+EOF
+}
+
+# iperf_run MODE STREAMS DIRECTION(up|down): one iperf3 client run, records Mbit/s and, through
+# the tunnel, the tunnel's CPU seconds per GiB.
+TUNNEL_CPU_TOTAL=0
+TUNNEL_BYTES_TOTAL=0
+iperf_run() {
+  local mode=$1 streams=$2 dir=$3 key report cpu0 cpu1 figures bps bytes
+  key="iperf_${dir}_${streams}flow_${mode}"
+  report="$HARNESS_TMP/$key.json"
+  local args=(iperf3 -c "$HOST_V4" -p "$IPERF_PORT" -t "$BENCH_SECONDS" -P "$streams" -J)
+  [[ $dir == down ]] && args+=(-R)
+  log "iperf3 $mode: $streams flow(s) $dir for ${BENCH_SECONDS}s"
+  [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
+  via_cmd "$mode"
+  if ! timeout $((BENCH_SECONDS + 30)) "${VIA[@]}" "${args[@]}" >"$report" 2>"$report.err"; then
+    log "iperf3 $mode $streams $dir failed: $(tail -c 300 "$report" "$report.err" | tr '\n' ' ')"
+    result "${key}_mbps" n/a
+    return 0
+  fi
+  [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
+  if ! figures=$(iperf_figures "$report" 2>&1); then
+    log "iperf3 $mode $streams $dir: $figures"
+    result "${key}_mbps" n/a
+    return 0
+  fi
+  read -r bps bytes <<<"$figures"
+  result "${key}_mbps" "$(python3 -c "print(round($bps / 1e6, 1))")"
+  if [[ $mode == tunnel ]]; then
+    result "${key}_cpu_s_per_gib" \
+      "$(python3 -c "print(round(($cpu1 - $cpu0) / ($bytes / 2**30), 3) if $bytes else 'n/a')")"
+    TUNNEL_CPU_TOTAL=$(python3 -c "print($TUNNEL_CPU_TOTAL + $cpu1 - $cpu0)")
+    TUNNEL_BYTES_TOTAL=$((TUNNEL_BYTES_TOTAL + bytes))
+  fi
+}
+
+# conn_rate MODE CLIENTS: CLIENTS parallel sequential-GET loops for BENCH_CONN_SECONDS; records
+# the total successful GETs (each a new connection) per second.
+conn_rate() {
+  local mode=$1 clients=$2 key i pids=() out
+  key="conn_rate_${clients}client_${mode}"
+  log "connection rate $mode: $clients client(s) for ${BENCH_CONN_SECONDS}s"
+  local cpu0="" cpu1=""
+  [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
+  via_cmd "$mode"
+  for ((i = 0; i < clients; i++)); do
+    timeout $((BENCH_CONN_SECONDS + 30)) "${VIA[@]}" python3 "$TCP_PEER" httpget \
+      --host "$HOST_V4" --port "$HTTP_PORT" --path /1k.bin --expect-size 1024 \
+      --seconds "$BENCH_CONN_SECONDS" >"$HARNESS_TMP/$key.$i.json" 2>"$HARNESS_TMP/$key.$i.err" &
+    pids+=($!)
+  done
+  local failed=0
+  for i in "${pids[@]}"; do
+    wait "$i" || failed=1
+  done
+  [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
+  if ! out=$(python3 - "$HARNESS_TMP/$key" "$clients" <<'EOF'
+import json, sys
+prefix, clients = sys.argv[1], int(sys.argv[2])
+ok = failed = 0
+seconds = 0.0
+for i in range(clients):
+    with open("%s.%d.json" % (prefix, i)) as f:
+        r = json.loads(f.read().strip().splitlines()[-1])
+    ok += r["ok"]; failed += r["failed"]; seconds = max(seconds, r["seconds"])
+    if r["first_error"]:
+        print("client %d first error: %s" % (i, r["first_error"]), file=sys.stderr)
+print("%.1f %d %d" % (ok / seconds, ok, failed))
+EOF
+  ); then
+    log "connection rate $mode $clients: no usable result: $(cat "$HARNESS_TMP/$key".*.err | head -c 400)"
+    result "${key}_per_s" n/a
+    return 0
+  fi
+  local rate ok nfail
+  read -r rate ok nfail <<<"$out"
+  ((failed == 0)) || log "connection rate $mode $clients: a client exited non-zero"
+  ((nfail == 0)) || log "connection rate $mode $clients: $nfail failed GETs"
+  result "${key}_per_s" "$rate"
+  result "${key}_failed" "$nfail"
+  if [[ $mode == tunnel ]] && ((ok > 0)); then
+    result "${key}_cpu_ms_per_conn" "$(python3 -c "print(round(($cpu1 - $cpu0) * 1000 / $ok, 3))")"
+  fi
+}
+
+# Opens BENCH_HOLD_CONNS idle connections through the tunnel and records the tunnel's RSS.
+hold_rss() {
+  local ready="$HARNESS_TMP/hold.ready" holder line
+  log "holding $BENCH_HOLD_CONNS idle connections through the tunnel"
+  ulimit -n $((BENCH_HOLD_CONNS * 2 + 1024))
+  start_bg "$APP_NS" "$HARNESS_TMP/hold.log" timeout 300 python3 "$TCP_PEER" hold \
+    --host "$HOST_V4" --port "$PEER_PORT" --conns "$BENCH_HOLD_CONNS" --ready-file "$ready" \
+    --hold-seconds 240
+  holder=$HARNESS_BG_PID
+  if ! wait_until 180 "$BENCH_HOLD_CONNS held connections" test -s "$ready"; then
+    log "could not hold $BENCH_HOLD_CONNS connections: $(tail -c 400 "$HARNESS_TMP/hold.log")"
+    result "rss_kib_${BENCH_HOLD_CONNS}_conns" n/a
+    kill_pid "$holder" 3
+    return 0
+  fi
+  sleep 1
+  local rss
+  rss=$(proc_rss_kib "$TUN_PID")
+  result "rss_kib_${BENCH_HOLD_CONNS}_conns" "$rss"
+  result "rss_kib_per_conn" "$(python3 -c "print(round(($rss - $RSS_IDLE) / $BENCH_HOLD_CONNS, 2))")"
+  line=$(tunnel_counters)
+  result "tcp_active_while_holding" "$(counter_value "$line" tcp_active)"
+  kill_pid "$holder" 3
+  sleep 2
+  result rss_kib_after_release "$(proc_rss_kib "$TUN_PID")"
+}
+
+print_table() {
+  python3 - "$BENCH_JSON" <<EOF
+import json, sys
+raw = """$RESULTS"""
+r = {}
+for line in raw.splitlines():
+    if line.strip():
+        k, v = line.split(" ", 1)
+        try:
+            r[k] = float(v)
+        except ValueError:
+            r[k] = v
+
+def fmt(v):
+    if isinstance(v, float):
+        return ("%.0f" % v) if abs(v) >= 100 or v == int(v) else ("%.3g" % v)
+    return str(v) if v is not None else "-"
+
+def ratio(t, d):
+    if isinstance(t, float) and isinstance(d, float) and d:
+        return "%.2f" % (t / d)
+    return "-"
+
+rows = []
+for dirn, label in (("up", "upload"), ("down", "download")):
+    for flows in (1, $BENCH_STREAMS):
+        k = "iperf_%s_%dflow_%%s_mbps" % (dirn, flows)
+        rows.append(("iperf3 %s, %d flow(s) [Mbit/s]" % (label, flows),
+                     r.get(k % "direct"), r.get(k % "tunnel")))
+for clients in (1, $BENCH_HTTP_CLIENTS):
+    k = "conn_rate_%dclient_%%s_per_s" % clients
+    rows.append(("1 KiB GET, new conn each, %d client(s) [conn/s]" % clients,
+                 r.get(k % "direct"), r.get(k % "tunnel")))
+
+w = 50
+print()
+print("tun2socks benchmark  (iperf3 %ss per run, connection rate %ss, MTU $BENCH_MTU)"
+      % ("$BENCH_SECONDS", "$BENCH_CONN_SECONDS"))
+print("%-*s %14s %14s %8s" % (w, "measure", "proxychains4", "tun2socks", "ratio"))
+print("-" * (w + 39))
+for name, d, t in rows:
+    print("%-*s %14s %14s %8s" % (w, name, fmt(d), fmt(t), ratio(t, d)))
+print()
+print("tunnel CPU [s per GiB relayed]")
+for dirn in ("up", "down"):
+    for flows in (1, $BENCH_STREAMS):
+        k = "iperf_%s_%dflow_tunnel_cpu_s_per_gib" % (dirn, flows)
+        print("  %-46s %10s" % ("iperf3 %s, %d flow(s)" % (dirn, flows), fmt(r.get(k))))
+print("  %-46s %10s" % ("all iperf3 runs", fmt(r.get("tunnel_cpu_s_per_gib_all"))))
+for clients in (1, $BENCH_HTTP_CLIENTS):
+    k = "conn_rate_%dclient_tunnel_cpu_ms_per_conn" % clients
+    print("  %-46s %10s" % ("CPU ms per connection, %d client(s)" % clients, fmt(r.get(k))))
+print()
+print("tunnel memory [VmRSS KiB]")
+for k, name in (("rss_kib_idle", "idle, after start"),
+                ("rss_kib_${BENCH_HOLD_CONNS}_conns", "$BENCH_HOLD_CONNS idle connections open"),
+                ("rss_kib_per_conn", "per held connection"),
+                ("rss_kib_after_release", "after closing them"),
+                ("rss_kib_end", "at the end of the run")):
+    print("  %-46s %10s" % (name, fmt(r.get(k))))
+if "tcp_active_while_holding" in r:
+    print("  %-46s %10s" % ("tcp_active while holding", fmt(r["tcp_active_while_holding"])))
+print()
+if sys.argv[1]:
+    with open(sys.argv[1], "w") as f:
+        json.dump(r, f, indent=2, sort_keys=True)
+EOF
+}
+
+harness_up
+start_iperf_server
+write_proxychains_conf
+
+log "== without tunnel: proxychains4 -> dante $NET_V4:$PROXY_PORT =="
+# No default route exists in the app namespace yet: proxychains is the only way out.
+if ip -n "$APP_NS" route show default | grep -q .; then
+  fail "app namespace has a default route before the tunnel started"
+fi
+for dir in up down; do
+  for streams in 1 "$BENCH_STREAMS"; do
+    iperf_run direct "$streams" "$dir"
+  done
+done
+conn_rate direct 1
+conn_rate direct "$BENCH_HTTP_CLIENTS"
+
+log "== through tun2socks (MTU $BENCH_MTU) -> dante $NET_V4:$PROXY_PORT =="
+T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}"
+sleep 1
+RSS_IDLE=$(proc_rss_kib "$TUN_PID")
+result rss_kib_idle "$RSS_IDLE"
+for dir in up down; do
+  for streams in 1 "$BENCH_STREAMS"; do
+    iperf_run tunnel "$streams" "$dir"
+  done
+done
+if ((TUNNEL_BYTES_TOTAL > 0)); then
+  result tunnel_cpu_s_per_gib_all \
+    "$(python3 -c "print(round($TUNNEL_CPU_TOTAL / ($TUNNEL_BYTES_TOTAL / 2**30), 3))")"
+fi
+conn_rate tunnel 1
+conn_rate tunnel "$BENCH_HTTP_CLIENTS"
+hold_rss
+result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
+log "tunnel $(tunnel_counters)"
+rc=0
+stop_tunnel TERM 10 || rc=$?
+((rc == 0)) || log "WARNING: tunnel exited with status $rc after SIGTERM"
+
+print_table
