@@ -109,6 +109,7 @@ class Tunnel {
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Stopped: reset every session, close our handles, let the close callbacks run.
     relay_->shutdown();
+    final_relay_counters_ = relay_->counters();
     relay_.reset();
     if (poll_ != nullptr) close_and_free(poll_);
     if (timer_ != nullptr) close_and_free(timer_);
@@ -137,7 +138,7 @@ class Tunnel {
         uv_stop(&loop_);
         return;
       }
-      stack_->input(std::move(spare_), result.size);
+      stack_->input(spare_, result.size);
     }
   }
 
@@ -152,7 +153,6 @@ class Tunnel {
 
   void log_counters() {
     const relay::RelayCounters& r = relay_ ? relay_->counters() : final_relay_counters_;
-    if (relay_) final_relay_counters_ = relay_->counters();
     const stack::StackCounters& s = stack_->counters();
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "

@@ -202,16 +202,23 @@ InboundPacket Stack::allocate_packet() {
   return InboundPacket(pbuf_alloc(PBUF_RAW, static_cast<u16_t>(state_->mtu), PBUF_RAM));
 }
 
-void Stack::input(InboundPacket packet, size_t length) {
-  pbuf* buffer = packet.release();
-  if (buffer == nullptr) return;
+void Stack::input(InboundPacket& packet, size_t length) {
+  if (packet.empty()) return;
   ++state_->lwip.counters.packets_in;
-  if (length == 0 || length > buffer->tot_len) {
+  pbuf* buffer = nullptr;
+  std::span<uint8_t> filled = packet.writable();
+  if (length == 0 || length > filled.size()) {
     ++state_->lwip.counters.packets_malformed;
-    pbuf_free(buffer);
     return;
   }
-  pbuf_realloc(buffer, static_cast<u16_t>(length));
+  if (length <= filled.size() / 4) {
+    buffer = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
+    if (buffer == nullptr) return;  // out of memory: like a packet lost on the wire
+    std::memcpy(buffer->payload, filled.data(), length);
+  } else {
+    buffer = packet.release();
+    pbuf_realloc(buffer, static_cast<u16_t>(length));
+  }
   // ip_input drops wrong versions; our hooks (lwip_hooks.cpp) take TCP for any destination.
   state_->lwip.interface.input(buffer, &state_->lwip.interface);
 }

@@ -78,8 +78,10 @@ class Stack {
 
   // A buffer large enough for one packet of the configured MTU.
   InboundPacket allocate_packet();
-  // Processes the first `length` bytes of `packet` as one IPv4 or IPv6 packet.
-  void input(InboundPacket packet, size_t length);
+  // Processes the first `length` bytes of `packet` as one IPv4 or IPv6 packet. A packet much
+  // smaller than its buffer is copied out, and `packet` stays usable for the next read, so
+  // queued data never pins MTU-sized buffers; otherwise the buffer is consumed.
+  void input(InboundPacket& packet, size_t length);
   // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every
   // kTimerIntervalMs.
   void check_timeouts();

@@ -7,6 +7,7 @@
 #include "log/log.h"
 #include "lwip/arch.h"
 #include "lwip/sys.h"
+#include "net/checksum.h"
 
 extern "C" u32_t sys_now(void) {
   timespec now{};
@@ -22,4 +23,9 @@ extern "C" void t2s_lwip_diag(const char* message) {
 extern "C" void t2s_lwip_assert_failed(const char* message, const char* file, int line) {
   t2s::log::error("lwIP assertion failed: {} ({}:{})", message, file, line);
   std::abort();
+}
+
+extern "C" unsigned short t2s_checksum(const void* data, int length) {
+  return t2s::net::ones_complement_sum(
+      {static_cast<const uint8_t*>(data), static_cast<size_t>(length < 0 ? 0 : length)});
 }
