@@ -72,6 +72,7 @@ class Tunnel {
         },
         *relay_, error);
     if (!stack_) return false;
+    relay_->attach_stack(*stack_);
 
     poll_ = new uv_poll_t{};
     if (int rc = uv_poll_init(&loop_, poll_, device_->pollable_fd()); rc != 0) {
@@ -157,10 +158,10 @@ class Tunnel {
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "
         "bytes_down={} packets_in={} packets_out={} packets_malformed={} "
-        "packets_not_handled={} packets_out_dropped={}",
+        "packets_not_handled={} packets_out_dropped={} syns_refused={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.bytes_up, r.bytes_down,
         s.packets_in, s.packets_out, s.packets_malformed, s.packets_not_handled,
-        s.packets_out_dropped);
+        s.packets_out_dropped, s.syns_refused);
   }
 
   const Config& config_;

@@ -42,18 +42,25 @@ Relay::~Relay() {
   close_timer(reap_timer_);
 }
 
-void Relay::on_tcp_accept(std::unique_ptr<stack::TcpConnection> connection) {
-  auto session = std::make_unique<TcpSession>(*this, std::move(connection));
+void Relay::on_tcp_request(const stack::TcpRequest& request) {
+  auto session = std::make_unique<TcpSession>(*this, request);
   TcpSession* raw = session.get();
-  sessions_.emplace(raw, std::move(session));
+  sessions_.emplace(request.id, std::move(session));
   ++counters_.tcp_opened;
   ++counters_.tcp_active;
   raw->start();
 }
 
-void Relay::retire(TcpSession* session) {
-  auto found = sessions_.find(session);
+void Relay::on_tcp_accept(uint64_t request_id, std::unique_ptr<stack::TcpConnection> connection) {
+  auto found = sessions_.find(request_id);
+  // A session that gave up meanwhile: dropping the connection resets it.
   if (found == sessions_.end()) return;
+  found->second->on_accepted(std::move(connection));
+}
+
+void Relay::retire(TcpSession* session, uint64_t request_id) {
+  auto found = sessions_.find(request_id);
+  if (found == sessions_.end() || found->second.get() != session) return;
   retired_.push_back(std::move(found->second));
   sessions_.erase(found);
   --counters_.tcp_active;
@@ -72,14 +79,14 @@ void Relay::sweep() {
   // check_deadline may retire sessions, which erases them from sessions_: collect first.
   std::vector<TcpSession*> all;
   all.reserve(sessions_.size());
-  for (auto& entry : sessions_) all.push_back(entry.first);
+  for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->check_deadline(now);
 }
 
 void Relay::shutdown() {
   std::vector<TcpSession*> all;
   all.reserve(sessions_.size());
-  for (auto& entry : sessions_) all.push_back(entry.first);
+  for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->abort();
   retired_.clear();
   uv_timer_stop(sweep_timer_);
@@ -98,7 +105,7 @@ void Relay::report_proxy_failure(const std::string& reason) {
   suppressed_failures_ = 0;
   last_failure_ = reason;
   last_failure_ms_ = now;
-  log::warn("{} (proxy {}); resetting the app's connection", reason, options_.proxy.display_name);
+  log::warn("{} (proxy {}); refusing the app's connection", reason, options_.proxy.display_name);
 }
 
 }  // namespace t2s::relay

@@ -25,7 +25,7 @@ struct RelayOptions {
 };
 
 struct RelayCounters {
-  uint64_t tcp_opened = 0;
+  uint64_t tcp_opened = 0;  // connection attempts (SYNs) from apps
   uint64_t tcp_active = 0;
   uint64_t tcp_failed = 0;  // the proxy could not give us the connection
   uint64_t tcp_reset = 0;   // ended by a reset or timeout after being established
@@ -40,7 +40,13 @@ class Relay final : public stack::TcpAcceptor {
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
-  void on_tcp_accept(std::unique_ptr<stack::TcpConnection> connection) override;
+  // The stack to answer connection requests through; set once, right after it is created.
+  void attach_stack(stack::Stack& stack) { stack_ = &stack; }
+  stack::Stack& stack() { return *stack_; }
+
+  void on_tcp_request(const stack::TcpRequest& request) override;
+  void on_tcp_accept(uint64_t request_id,
+                     std::unique_ptr<stack::TcpConnection> connection) override;
   // Resets every session and stops the sweep timer; the loop can then run out.
   void shutdown();
 
@@ -52,7 +58,7 @@ class Relay final : public stack::TcpAcceptor {
   std::span<uint8_t> read_buffer() { return read_buffer_; }
 
   // Called by a session that has ended; it is destroyed on a later loop turn.
-  void retire(TcpSession* session);
+  void retire(TcpSession* session, uint64_t request_id);
   // Logs a proxy failure; repeats of the same reason within a few seconds go to debug level.
   void report_proxy_failure(const std::string& reason);
 
@@ -61,9 +67,11 @@ class Relay final : public stack::TcpAcceptor {
   void reap();
 
   uv_loop_t* loop_;
+  stack::Stack* stack_ = nullptr;
   RelayOptions options_;
   RelayCounters counters_;
-  std::unordered_map<TcpSession*, std::unique_ptr<TcpSession>> sessions_;
+  // By request id: the stack's accept names the request a connection belongs to.
+  std::unordered_map<uint64_t, std::unique_ptr<TcpSession>> sessions_;
   std::vector<std::unique_ptr<TcpSession>> retired_;
   std::vector<uint8_t> read_buffer_;
   uv_timer_t* sweep_timer_;  // handles are freed in their close callbacks

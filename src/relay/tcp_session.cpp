@@ -26,8 +26,8 @@ constexpr size_t kInlineParts = 16;
 
 }  // namespace
 
-TcpSession::TcpSession(Relay& relay, std::unique_ptr<stack::TcpConnection> app)
-    : relay_(relay), app_(std::move(app)) {}
+TcpSession::TcpSession(Relay& relay, const stack::TcpRequest& request)
+    : relay_(relay), request_(request) {}
 
 TcpSession::~TcpSession() = default;
 
@@ -36,12 +36,11 @@ uint64_t TcpSession::now() const {
 }
 
 void TcpSession::start() {
-  app_->set_handler(this);
   started_ms_ = last_activity_ms_ = now();
-  log::debug("tcp {} -> {}: connecting through proxy", app_->app().to_string(),
-             app_->destination().to_string());
+  log::debug("tcp {} -> {}: connecting through proxy", request_.app.to_string(),
+             request_.destination.to_string());
   connector_ = std::make_unique<socks5::Connector>(
-      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, app_->destination(),
+      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, request_.destination,
       [this](const socks5::ConnectOutcome& outcome) { on_proxy_ready(outcome); });
 }
 
@@ -51,47 +50,38 @@ void TcpSession::on_proxy_ready(const socks5::ConnectOutcome& outcome) {
     ++relay_.mutable_counters().tcp_failed;
     std::string reason = outcome.detail;
     if (outcome.status == socks5::ConnectStatus::kRequestRejected) {
-      log::debug("tcp {} -> {}: proxy refused: {}", app_->app().to_string(),
-                 app_->destination().to_string(), reason);
-      reason = "proxy could not connect: " + reason;
+      // The proxy works but the destination failed: the app's own error says so already.
+      log::debug("tcp {} -> {}: proxy reply: {}", request_.app.to_string(),
+                 request_.destination.to_string(), reason);
+    } else {
+      relay_.report_proxy_failure(reason);
     }
-    relay_.report_proxy_failure(reason);
     end_with_reset(nullptr);
     return;
   }
   proxy_ = connector_->take_socket();
-  std::vector<uint8_t> early = connector_->take_early_data();
+  pending_down_ = connector_->take_early_data();
+  pending_down_offset_ = 0;
   connector_.reset();
   proxy_->set_owner(this);
   last_activity_ms_ = now();
-  log::debug("tcp {} -> {}: relaying", app_->app().to_string(), app_->destination().to_string());
+  // Answer the app's SYN; on_accepted follows once its handshake completes.
+  relay_.stack().admit(request_.id);
+}
 
-  if (!early.empty()) {
-    pending_down_ = std::move(early);
-    pending_down_offset_ = 0;
-  }
-  while (!waiting_for_proxy_.empty() && !ended_) {
-    stack::ReceivedData data = std::move(waiting_for_proxy_.front());
-    waiting_for_proxy_.pop_front();
-    send_to_proxy(std::move(data));
-  }
+void TcpSession::on_accepted(std::unique_ptr<stack::TcpConnection> app) {
   if (ended_) return;
-  maybe_shutdown_proxy();
-  if (!pending_down_.empty()) {
-    drain_pending_down();
-  } else {
-    start_proxy_reads();
-  }
+  app_ = std::move(app);
+  app_->set_handler(this);
+  last_activity_ms_ = now();
+  log::debug("tcp {} -> {}: relaying", request_.app.to_string(), request_.destination.to_string());
+  drain_pending_down();
 }
 
 // ---- app -> proxy -------------------------------------------------------------------------
 
 void TcpSession::on_tcp_data(stack::ReceivedData data) {
   last_activity_ms_ = now();
-  if (!proxy_) {
-    waiting_for_proxy_.push_back(std::move(data));
-    return;
-  }
   send_to_proxy(std::move(data));
 }
 
@@ -140,8 +130,8 @@ void TcpSession::on_proxy_write_done(size_t bytes, int status) {
   if (ended_) return;
   bytes_in_flight_ -= bytes;
   if (status != 0) {
-    log::debug("tcp {} -> {}: proxy write failed: {}", app_->app().to_string(),
-               app_->destination().to_string(), uv_strerror(status));
+    log::debug("tcp {} -> {}: proxy write failed: {}", request_.app.to_string(),
+               request_.destination.to_string(), uv_strerror(status));
     end_with_reset(nullptr);
     return;
   }
@@ -158,10 +148,7 @@ void TcpSession::on_tcp_fin() {
 }
 
 void TcpSession::maybe_shutdown_proxy() {
-  if (!app_fin_ || !proxy_ || proxy_shutdown_requested_ || bytes_in_flight_ != 0 ||
-      !waiting_for_proxy_.empty()) {
-    return;
-  }
+  if (!app_fin_ || proxy_shutdown_requested_ || bytes_in_flight_ != 0) return;
   proxy_shutdown_requested_ = true;
   auto* request = new ProxyShutdown{};
   int rc = uv_shutdown(&request->request, proxy_->stream(), [](uv_shutdown_t* req, int) {
@@ -206,8 +193,8 @@ void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
     uv_read_stop(proxy_->stream());
     reading_proxy_ = false;
     if (nread != UV_EOF) {
-      log::debug("tcp {} -> {}: proxy connection failed: {}", app_->app().to_string(),
-                 app_->destination().to_string(), uv_strerror(static_cast<int>(nread)));
+      log::debug("tcp {} -> {}: proxy connection failed: {}", request_.app.to_string(),
+                 request_.destination.to_string(), uv_strerror(static_cast<int>(nread)));
       end_with_reset(nullptr);
       return;
     }
@@ -235,7 +222,7 @@ void TcpSession::on_tcp_sent() {
 }
 
 void TcpSession::drain_pending_down() {
-  if (ended_ || !proxy_) return;
+  if (ended_ || !app_) return;
   if (pending_down_offset_ < pending_down_.size()) {
     std::span<const uint8_t> rest(pending_down_.data() + pending_down_offset_,
                                   pending_down_.size() - pending_down_offset_);
@@ -269,7 +256,7 @@ void TcpSession::maybe_finish() {
 
 void TcpSession::on_tcp_error(stack::TcpError error) {
   if (ended_) return;
-  log::debug("tcp {} -> {}: {}", app_->app().to_string(), app_->destination().to_string(),
+  log::debug("tcp {} -> {}: {}", request_.app.to_string(), request_.destination.to_string(),
              stack::to_string(error));
   ++relay_.mutable_counters().tcp_reset;
   // The app's side is gone already; pass the reset on to the proxy's side.
@@ -280,32 +267,38 @@ void TcpSession::on_tcp_error(stack::TcpError error) {
 void TcpSession::check_deadline(uint64_t now_ms) {
   if (ended_) return;
   const RelayOptions& options = relay_.options();
-  if (!proxy_ && now_ms - started_ms_ >= options.connect_timeout_ms) {
-    ++relay_.mutable_counters().tcp_failed;
-    relay_.report_proxy_failure("proxy did not complete the handshake within " +
-                                std::to_string(options.connect_timeout_ms / 1000) + " s");
+  if (!app_ && now_ms - started_ms_ >= options.connect_timeout_ms) {
+    if (!proxy_) {
+      ++relay_.mutable_counters().tcp_failed;
+      relay_.report_proxy_failure("proxy did not complete the handshake within " +
+                                  std::to_string(options.connect_timeout_ms / 1000) + " s");
+    }
+    // With proxy_ set, the app never finished the handshake we allowed: it gave up.
     end_with_reset(nullptr);
-  } else if (proxy_ && now_ms - last_activity_ms_ >= options.idle_timeout_ms) {
-    log::debug("tcp {} -> {}: idle for {} s, closing", app_->app().to_string(),
-               app_->destination().to_string(), options.idle_timeout_ms / 1000);
+  } else if (app_ && now_ms - last_activity_ms_ >= options.idle_timeout_ms) {
+    log::debug("tcp {} -> {}: idle for {} s, closing", request_.app.to_string(),
+               request_.destination.to_string(), options.idle_timeout_ms / 1000);
     end_with_reset(nullptr);
   }
 }
 
 void TcpSession::abort() {
-  if (!ended_) end_with_reset(nullptr);
+  if (ended_) return;
+  end_with_reset(nullptr);
 }
 
 void TcpSession::end_with_reset(const char* why) {
   if (ended_) return;
   if (why != nullptr) {
-    log::debug("tcp {} -> {}: {}", app_->app().to_string(), app_->destination().to_string(), why);
+    log::debug("tcp {} -> {}: {}", request_.app.to_string(), request_.destination.to_string(), why);
   }
-  if (proxy_) {
+  if (proxy_) proxy_->reset_on_close();
+  if (app_) {
     ++relay_.mutable_counters().tcp_reset;
-    proxy_->reset_on_close();
+    app_->reset();
+  } else {
+    relay_.stack().refuse(request_.id);  // the app's SYN is still waiting: refuse it
   }
-  app_->reset();
   end();
 }
 
@@ -313,8 +306,8 @@ void TcpSession::end() {
   ended_ = true;
   if (reading_proxy_ && proxy_) uv_read_stop(proxy_->stream());
   reading_proxy_ = false;
-  app_->set_handler(nullptr);
-  relay_.retire(this);
+  if (app_) app_->set_handler(nullptr);
+  relay_.retire(this, request_.id);
 }
 
 }  // namespace t2s::relay

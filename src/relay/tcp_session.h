@@ -1,19 +1,20 @@
-// One relayed TCP connection: the app's connection inside lwIP on one side, a SOCKS5 CONNECT
-// stream on the other. Backpressure both ways: the app's receive window opens only as the
-// proxy socket accepts the bytes, and proxy reads pause while lwIP's send buffer is full.
-// Half-close is carried both ways; a reset on either side resets the other.
+// One relayed TCP connection: a SOCKS5 CONNECT stream on one side and, once the proxy has
+// connected, the app's connection inside lwIP on the other. The app's SYN is answered only
+// after the proxy succeeded (or refused with a reset when it failed), so the app sees what a
+// direct connection would have shown. Backpressure both ways: the app's receive window opens
+// only as the proxy socket accepts the bytes, and proxy reads pause while lwIP's send buffer
+// is full. Half-close is carried both ways; a reset on either side resets the other.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "io/tcp_socket.h"
 #include "socks5/connector.h"
-#include "stack/tcp_connection.h"
+#include "stack/stack.h"
 
 namespace t2s::relay {
 
@@ -21,12 +22,14 @@ class Relay;
 
 class TcpSession final : public stack::TcpConnectionHandler {
  public:
-  TcpSession(Relay& relay, std::unique_ptr<stack::TcpConnection> app);
+  TcpSession(Relay& relay, const stack::TcpRequest& request);
   ~TcpSession();
   TcpSession(const TcpSession&) = delete;
   TcpSession& operator=(const TcpSession&) = delete;
 
   void start();
+  // The app completed the handshake that admit() allowed.
+  void on_accepted(std::unique_ptr<stack::TcpConnection> app);
   // Called by the relay's sweep: ends the session if its connect or idle deadline passed.
   void check_deadline(uint64_t now_ms);
   // Resets both sides (shutdown of the whole tunnel).
@@ -55,19 +58,20 @@ class TcpSession final : public stack::TcpConnectionHandler {
   static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
   Relay& relay_;
-  std::unique_ptr<stack::TcpConnection> app_;
-  std::unique_ptr<socks5::Connector> connector_;
-  std::unique_ptr<io::TcpSocket> proxy_;
+  stack::TcpRequest request_;
+  std::unique_ptr<socks5::Connector> connector_;  // while asking the proxy
+  std::unique_ptr<io::TcpSocket> proxy_;          // once the proxy has connected
+  std::unique_ptr<stack::TcpConnection> app_;     // once the app has completed its handshake
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
 
   // App -> proxy.
-  std::deque<stack::ReceivedData> waiting_for_proxy_;
   size_t bytes_in_flight_ = 0;
   bool app_fin_ = false;
   bool proxy_shutdown_requested_ = false;
 
-  // Proxy -> app: bytes read from the proxy that lwIP's send buffer could not take yet.
+  // Proxy -> app: bytes read from the proxy that lwIP's send buffer could not take yet
+  // (including any the proxy sent right after its reply, before the app was accepted).
   std::vector<uint8_t> pending_down_;
   size_t pending_down_offset_ = 0;
   bool reading_proxy_ = false;

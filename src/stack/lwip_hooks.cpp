@@ -1,6 +1,9 @@
 // lwIP's input hooks: they take every TCP segment from the TUN device, whatever its
 // destination address and port, into tcp_input, where one listening pcb bound to the
-// any-address accepts it. Everything else goes on through lwIP's normal input path.
+// any-address accepts it. A SYN that would open a new connection is held back until the relay
+// has asked the proxy (see TcpAcceptor). Everything else goes on through lwIP's normal input.
+#include <cstring>
+#include <functional>
 #include <random>
 
 #include "lwip/inet_chksum.h"
@@ -16,6 +19,17 @@
 #include "t2s_lwip_hooks.h"
 
 namespace t2s::stack::internal {
+
+size_t FlowKeyHash::operator()(const FlowKey& key) const {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](std::span<const uint8_t> bytes) {
+    for (uint8_t byte : bytes) hash = (hash ^ byte) * 0x100000001b3ULL;
+  };
+  mix(key.app.address.view());
+  mix(key.destination.address.view());
+  return static_cast<size_t>(hash ^ (uint64_t{key.app.port} << 16) ^ key.destination.port);
+}
+
 namespace {
 
 constexpr uint8_t kProtocolTcp = 6;
@@ -25,17 +39,7 @@ void drop_malformed(LwipState& state, pbuf* packet) {
   pbuf_free(packet);
 }
 
-// Delivers one TCP segment whose ip_data is filled in and whose IP header is already removed.
-void deliver_tcp(LwipState& state, pbuf* segment, netif* input) {
-  uint8_t ports[4];
-  if (pbuf_copy_partial(segment, ports, sizeof ports, 0) != sizeof ports) {
-    ++state.counters.packets_malformed;
-    pbuf_free(segment);
-  } else {
-    // The listener stands for every port: a SYN to any port finds it (see stack.cpp).
-    state.listener->local_port = static_cast<u16_t>((ports[2] << 8) | ports[3]);
-    tcp_input(segment, input);
-  }
+void clear_ip_data() {
   ip_data.current_netif = nullptr;
   ip_data.current_input_netif = nullptr;
   ip_data.current_ip4_header = nullptr;
@@ -45,7 +49,96 @@ void deliver_tcp(LwipState& state, pbuf* segment, netif* input) {
   ip_addr_set_zero(&ip_data.current_iphdr_dest);
 }
 
-int take_ipv4(LwipState& state, pbuf* packet, netif* input) {
+// The fields of a TCP header the hook needs before lwIP sees the segment.
+struct TcpPeek {
+  uint16_t source_port = 0;
+  uint16_t destination_port = 0;
+  uint32_t sequence = 0;
+  uint8_t flags = 0;
+};
+
+bool peek_tcp(const pbuf* packet, uint16_t offset, TcpPeek& peek) {
+  uint8_t header[14];
+  if (pbuf_copy_partial(packet, header, sizeof header, offset) != sizeof header) return false;
+  peek.source_port = static_cast<uint16_t>(header[0] << 8 | header[1]);
+  peek.destination_port = static_cast<uint16_t>(header[2] << 8 | header[3]);
+  peek.sequence =
+      uint32_t{header[4]} << 24 | uint32_t{header[5]} << 16 | uint32_t{header[6]} << 8 | header[7];
+  peek.flags = header[13];
+  return true;
+}
+
+FlowKey flow_key(const ip_addr_t& source, const ip_addr_t& destination, const TcpPeek& peek) {
+  return {{to_ip_address(source), peek.source_port},
+          {to_ip_address(destination), peek.destination_port}};
+}
+
+bool matches(const tcp_pcb* pcb, const ip_addr_t& source, const ip_addr_t& destination,
+             const TcpPeek& peek) {
+  return pcb->remote_port == peek.source_port && pcb->local_port == peek.destination_port &&
+         ip_addr_cmp(&pcb->remote_ip, &source) && ip_addr_cmp(&pcb->local_ip, &destination);
+}
+
+bool lwip_knows_flow(const ip_addr_t& source, const ip_addr_t& destination, const TcpPeek& peek) {
+  for (const tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (matches(pcb, source, destination, peek)) return true;
+  }
+  for (const tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (matches(pcb, source, destination, peek)) return true;
+  }
+  return false;
+}
+
+void source_and_destination(const pbuf* packet, bool is_v6, ip_addr_t& source,
+                            ip_addr_t& destination) {
+  if (is_v6) {
+    const auto* header = static_cast<const ip6_hdr*>(packet->payload);
+    ip_addr_copy_from_ip6_packed(source, header->src);
+    ip_addr_copy_from_ip6_packed(destination, header->dest);
+  } else {
+    const auto* header = static_cast<const ip_hdr*>(packet->payload);
+    ip_addr_copy_from_ip4(source, header->src);
+    ip_addr_copy_from_ip4(destination, header->dest);
+  }
+}
+
+// Either passes the segment to lwIP or, for a SYN opening a flow lwIP does not know, holds
+// it and asks the acceptor.
+void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6) {
+  TcpPeek peek;
+  if (!peek_tcp(packet, header_length, peek)) {
+    drop_malformed(state, packet);
+    return;
+  }
+  constexpr uint8_t kControlFlags = TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN;
+  if ((peek.flags & kControlFlags) != TCP_SYN) {
+    input_tcp(state, packet, header_length, is_v6, 0);
+    return;
+  }
+  ip_addr_t source;
+  ip_addr_t destination;
+  source_and_destination(packet, is_v6, source, destination);
+  if (lwip_knows_flow(source, destination, peek)) {
+    input_tcp(state, packet, header_length, is_v6, 0);
+    return;
+  }
+  FlowKey key = flow_key(source, destination, peek);
+  if (state.held_by_flow.contains(key)) {  // a retransmitted SYN while the proxy is asked
+    pbuf_free(packet);
+    return;
+  }
+  if (state.held_syns.size() >= kMaxHeldSyns) {
+    ++state.counters.syns_refused;
+    pbuf_free(packet);
+    return;
+  }
+  uint64_t id = state.next_request_id++;
+  state.held_syns.emplace(id, HeldSyn{packet, header_length, is_v6, peek.sequence, key});
+  state.held_by_flow.emplace(key, id);
+  state.acceptor->on_tcp_request({id, key.app, key.destination});
+}
+
+int take_ipv4(LwipState& state, pbuf* packet) {
   if (packet->len < IP_HLEN) {
     drop_malformed(state, packet);
     return 1;
@@ -77,25 +170,15 @@ int take_ipv4(LwipState& state, pbuf* packet, netif* input) {
   }
   ip4_addr_t destination;
   ip4_addr_copy(destination, header->dest);
-  if (ip4_addr_ismulticast(&destination) || ip4_addr_isbroadcast(&destination, input)) {
+  if (ip4_addr_ismulticast(&destination) || ip4_addr_isbroadcast(&destination, &state.interface)) {
     drop_malformed(state, packet);
     return 1;
   }
-  ip_data.current_netif = input;
-  ip_data.current_input_netif = input;
-  ip_data.current_ip4_header = header;
-  ip_data.current_ip_header_tot_len = header_length;
-  ip_addr_copy_from_ip4(ip_data.current_iphdr_src, header->src);
-  ip_addr_copy_from_ip4(ip_data.current_iphdr_dest, header->dest);
-  if (pbuf_remove_header(packet, header_length) != 0) {
-    drop_malformed(state, packet);
-    return 1;
-  }
-  deliver_tcp(state, packet, input);
+  dispatch_tcp(state, packet, header_length, false);
   return 1;
 }
 
-int take_ipv6(LwipState& state, pbuf* packet, netif* input) {
+int take_ipv6(LwipState& state, pbuf* packet) {
   if (packet->len < IP6_HLEN) {
     drop_malformed(state, packet);
     return 1;
@@ -112,21 +195,13 @@ int take_ipv6(LwipState& state, pbuf* packet, netif* input) {
     return 0;
   }
   if (total_length < packet->tot_len) pbuf_realloc(packet, static_cast<u16_t>(total_length));
-  ip_data.current_netif = input;
-  ip_data.current_input_netif = input;
-  ip_data.current_ip6_header = header;
-  ip_data.current_ip_header_tot_len = IP6_HLEN;
-  ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_src, header->src);
-  ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_dest, header->dest);
-  if (ip6_addr_ismulticast(ip_2_ip6(&ip_data.current_iphdr_dest)) ||
-      pbuf_remove_header(packet, IP6_HLEN) != 0) {
-    ip_addr_set_zero(&ip_data.current_iphdr_src);
-    ip_addr_set_zero(&ip_data.current_iphdr_dest);
-    ip_data.current_ip6_header = nullptr;
+  ip6_addr_t destination;
+  ip6_addr_copy_from_packed(destination, header->dest);
+  if (ip6_addr_ismulticast(&destination)) {
     drop_malformed(state, packet);
     return 1;
   }
-  deliver_tcp(state, packet, input);
+  dispatch_tcp(state, packet, IP6_HLEN, true);
   return 1;
 }
 
@@ -136,18 +211,52 @@ std::mt19937_64& random_engine() {
 }
 
 }  // namespace
+
+void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6,
+               uint64_t request_id) {
+  netif* input = &state.interface;
+  ip_data.current_netif = input;
+  ip_data.current_input_netif = input;
+  if (is_v6) {
+    ip_data.current_ip6_header = static_cast<ip6_hdr*>(packet->payload);
+  } else {
+    ip_data.current_ip4_header = static_cast<const ip_hdr*>(packet->payload);
+  }
+  ip_data.current_ip_header_tot_len = header_length;
+  source_and_destination(packet, is_v6, ip_data.current_iphdr_src, ip_data.current_iphdr_dest);
+  TcpPeek peek;
+  if (pbuf_remove_header(packet, header_length) != 0 || !peek_tcp(packet, 0, peek)) {
+    clear_ip_data();
+    drop_malformed(state, packet);
+    return;
+  }
+  // The listener stands for every port; a new pcb inherits its port and its callback arg,
+  // which carries the request id to the accept callback (stack.cpp).
+  state.listener->local_port = peek.destination_port;
+  state.listener->callback_arg = reinterpret_cast<void*>(static_cast<uintptr_t>(request_id));
+  tcp_input(packet, input);
+  state.listener->callback_arg = nullptr;
+  clear_ip_data();
+}
+
+void drop_held_syns(LwipState& state) {
+  for (auto& entry : state.held_syns) pbuf_free(entry.second.packet);
+  state.held_syns.clear();
+  state.held_by_flow.clear();
+}
+
 }  // namespace t2s::stack::internal
 
 using t2s::stack::internal::current;
 
-extern "C" int t2s_ip4_input_hook(pbuf* p, netif* input_netif) {
+extern "C" int t2s_ip4_input_hook(pbuf* p, netif*) {
   auto* state = current();
-  return state == nullptr ? 0 : t2s::stack::internal::take_ipv4(*state, p, input_netif);
+  return state == nullptr ? 0 : t2s::stack::internal::take_ipv4(*state, p);
 }
 
-extern "C" int t2s_ip6_input_hook(pbuf* p, netif* input_netif) {
+extern "C" int t2s_ip6_input_hook(pbuf* p, netif*) {
   auto* state = current();
-  return state == nullptr ? 0 : t2s::stack::internal::take_ipv6(*state, p, input_netif);
+  return state == nullptr ? 0 : t2s::stack::internal::take_ipv6(*state, p);
 }
 
 // RFC 6528: a secret-keyed hash of the connection's addresses plus a clock, so sequence

@@ -10,6 +10,9 @@
 #include "lwip/init.h"
 #include "lwip/ip.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/prot/ip6.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "stack/stack_internal.h"
@@ -96,12 +99,24 @@ err_t netif_init_callback(netif* interface) {
   return ERR_OK;
 }
 
-err_t on_accept(void*, tcp_pcb* pcb, err_t err) {
+// `arg` is the request id that input_tcp gave the listener when it passed the admitted SYN.
+err_t on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* state = internal::current();
   if (err != ERR_OK || pcb == nullptr || state == nullptr) return ERR_VAL;
+  auto request_id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(arg));
   tcp_nagle_disable(pcb);  // data is relayed as it arrives; the proxy side batches already
-  state->acceptor->on_tcp_accept(std::make_unique<TcpConnection>(pcb));
+  state->acceptor->on_tcp_accept(request_id, std::make_unique<TcpConnection>(pcb));
   return ERR_OK;
+}
+
+// Removes a held SYN from both indexes; returns it (packet == nullptr when unknown).
+internal::HeldSyn take_held_syn(internal::LwipState& state, uint64_t request_id) {
+  auto found = state.held_syns.find(request_id);
+  if (found == state.held_syns.end()) return {};
+  internal::HeldSyn held = found->second;
+  state.held_syns.erase(found);
+  state.held_by_flow.erase(held.key);
+  return held;
 }
 
 bool g_lwip_initialised = false;
@@ -193,6 +208,7 @@ Stack::Stack(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Stack::~Stack() {
   // Connections are owned (and reset) by the relay before the stack goes; what remains are
   // pcbs lwIP finishes on its own (FIN-WAIT, TIME-WAIT). Drop them without sending anything.
+  internal::drop_held_syns(state_->lwip);
   tcp_close(state_->lwip.listener);
   netif_remove(&state_->lwip.interface);
   internal::set_current(nullptr);
@@ -221,6 +237,23 @@ void Stack::input(InboundPacket& packet, size_t length) {
   }
   // ip_input drops wrong versions; our hooks (lwip_hooks.cpp) take TCP for any destination.
   state_->lwip.interface.input(buffer, &state_->lwip.interface);
+}
+
+void Stack::admit(uint64_t request_id) {
+  internal::HeldSyn held = take_held_syn(state_->lwip, request_id);
+  if (held.packet == nullptr) return;
+  internal::input_tcp(state_->lwip, held.packet, held.header_length, held.is_v6, request_id);
+}
+
+void Stack::refuse(uint64_t request_id) {
+  internal::HeldSyn held = take_held_syn(state_->lwip, request_id);
+  if (held.packet == nullptr) return;
+  pbuf_free(held.packet);
+  ip_addr_t app = internal::to_lwip_address(held.key.app.address);
+  ip_addr_t destination = internal::to_lwip_address(held.key.destination.address);
+  // RST+ACK of the SYN: the app's connect() fails with "connection refused".
+  tcp_rst(nullptr, 0, held.sequence + 1, &destination, &app, held.key.destination.port,
+          held.key.app.port);
 }
 
 void Stack::check_timeouts() {

@@ -18,10 +18,22 @@ struct pbuf;
 
 namespace t2s::stack {
 
+// A connection attempt (SYN) from an app. The stack holds the SYN unanswered until the
+// acceptor decides, so the app sees exactly what the proxy saw: a handshake only once the proxy
+// has connected, a reset (connection refused) when it could not.
+struct TcpRequest {
+  uint64_t id = 0;
+  net::Endpoint app;          // the app's address
+  net::Endpoint destination;  // what the app dialled
+};
+
 class TcpAcceptor {
  public:
-  // A new connection from an app finished its handshake. The acceptor takes ownership.
-  virtual void on_tcp_accept(std::unique_ptr<TcpConnection> connection) = 0;
+  // Answer later with Stack::admit or Stack::refuse. Retransmitted SYNs wait meanwhile.
+  virtual void on_tcp_request(const TcpRequest& request) = 0;
+  // An admitted request finished its handshake. The acceptor takes ownership. If the app
+  // gives up before that, no call comes (the acceptor's own timeout covers it).
+  virtual void on_tcp_accept(uint64_t request_id, std::unique_ptr<TcpConnection> connection) = 0;
 
  protected:
   ~TcpAcceptor() = default;
@@ -39,6 +51,7 @@ struct StackCounters {
   uint64_t packets_out_dropped = 0;  // the device refused a write (full or error)
   uint64_t packets_malformed = 0;    // bad lengths, versions or header checksums
   uint64_t packets_not_handled = 0;  // protocols not relayed yet, passed to lwIP's own input
+  uint64_t syns_refused = 0;         // no room for another undecided connection attempt
 };
 
 // Writes one outbound packet given as consecutive parts. Returns false if it was dropped.
@@ -82,6 +95,11 @@ class Stack {
   // smaller than its buffer is copied out, and `packet` stays usable for the next read, so
   // queued data never pins MTU-sized buffers; otherwise the buffer is consumed.
   void input(InboundPacket& packet, size_t length);
+  // Answers a held SYN: lwIP completes the handshake, then on_tcp_accept follows.
+  void admit(uint64_t request_id);
+  // Answers a held SYN with a reset, so the app's connect() fails at once.
+  void refuse(uint64_t request_id);
+
   // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every
   // kTimerIntervalMs.
   void check_timeouts();

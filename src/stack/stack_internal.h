@@ -2,6 +2,8 @@
 // running Stack, reached by lwIP's C hooks, and conversions between lwIP and net:: addresses.
 #pragma once
 
+#include <unordered_map>
+
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/tcp.h"
@@ -10,13 +12,45 @@
 
 namespace t2s::stack::internal {
 
+struct FlowKey {
+  net::Endpoint app;
+  net::Endpoint destination;
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+struct FlowKeyHash {
+  size_t operator()(const FlowKey& key) const;
+};
+
+// A SYN waiting for the acceptor's decision: the whole IP packet, kept for tcp_input later.
+struct HeldSyn {
+  pbuf* packet = nullptr;
+  uint16_t header_length = 0;
+  bool is_v6 = false;
+  uint32_t sequence = 0;  // the app's initial sequence number, for a refusing RST
+  FlowKey key;
+};
+
 struct LwipState {
   netif interface {};
   tcp_pcb* listener = nullptr;
   PacketSink sink;
   TcpAcceptor* acceptor = nullptr;
   StackCounters counters;
+  uint64_t next_request_id = 1;
+  std::unordered_map<uint64_t, HeldSyn> held_syns;
+  std::unordered_map<FlowKey, uint64_t, FlowKeyHash> held_by_flow;
 };
+
+// Bound on undecided connection attempts: a SYN flood cannot grow memory past this.
+inline constexpr size_t kMaxHeldSyns = 16384;
+
+// Runs tcp_input for a validated IP packet whose TCP segment follows `header_length` bytes.
+// `request_id` tags the connection a held SYN opens, so the accept can be matched to it.
+void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6,
+               uint64_t request_id);
+// Frees every held SYN (at stack shutdown).
+void drop_held_syns(LwipState& state);
 
 // The running stack's state, or nullptr when none runs.
 LwipState* current();
