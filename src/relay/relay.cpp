@@ -51,11 +51,11 @@ void Relay::on_tcp_request(const stack::TcpRequest& request) {
   raw->start();
 }
 
-void Relay::on_tcp_accept(uint64_t request_id, std::unique_ptr<stack::TcpConnection> connection) {
+bool Relay::on_tcp_accept(uint64_t request_id, std::unique_ptr<stack::TcpConnection>& connection) {
   auto found = sessions_.find(request_id);
-  // A session that gave up meanwhile: dropping the connection resets it.
-  if (found == sessions_.end()) return;
+  if (found == sessions_.end()) return false;  // the session gave up meanwhile
   found->second->on_accepted(std::move(connection));
+  return true;
 }
 
 void Relay::retire(TcpSession* session, uint64_t request_id) {

@@ -45,8 +45,8 @@ class Relay final : public stack::TcpAcceptor {
   stack::Stack& stack() { return *stack_; }
 
   void on_tcp_request(const stack::TcpRequest& request) override;
-  void on_tcp_accept(uint64_t request_id,
-                     std::unique_ptr<stack::TcpConnection> connection) override;
+  bool on_tcp_accept(uint64_t request_id,
+                     std::unique_ptr<stack::TcpConnection>& connection) override;
   // Resets every session and stops the sweep timer; the loop can then run out.
   void shutdown();
 

@@ -105,8 +105,15 @@ err_t on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   if (err != ERR_OK || pcb == nullptr || state == nullptr) return ERR_VAL;
   auto request_id = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(arg));
   tcp_nagle_disable(pcb);  // data is relayed as it arrives; the proxy side batches already
-  state->acceptor->on_tcp_accept(request_id, std::make_unique<TcpConnection>(pcb));
-  return ERR_OK;
+  auto connection = std::make_unique<TcpConnection>(pcb);
+  TcpConnection* accepted = connection.get();
+  accepted->begin_callback();
+  if (!state->acceptor->on_tcp_accept(request_id, connection)) {
+    connection->reset();
+    return ERR_ABRT;
+  }
+  // Sessions are destroyed on a later loop turn, so `accepted` is still alive here.
+  return accepted->end_callback() ? ERR_ABRT : ERR_OK;
 }
 
 // Removes a held SYN from both indexes; returns it (packet == nullptr when unknown).

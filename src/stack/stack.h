@@ -31,9 +31,11 @@ class TcpAcceptor {
  public:
   // Answer later with Stack::admit or Stack::refuse. Retransmitted SYNs wait meanwhile.
   virtual void on_tcp_request(const TcpRequest& request) = 0;
-  // An admitted request finished its handshake. The acceptor takes ownership. If the app
-  // gives up before that, no call comes (the acceptor's own timeout covers it).
-  virtual void on_tcp_accept(uint64_t request_id, std::unique_ptr<TcpConnection> connection) = 0;
+  // An admitted request finished its handshake. The acceptor takes ownership by moving from
+  // `connection` and returns true; returning false (request unknown by now) resets it. If the
+  // app gives up before the handshake completes, no call comes (the acceptor's own timeout
+  // covers that).
+  virtual bool on_tcp_accept(uint64_t request_id, std::unique_ptr<TcpConnection>& connection) = 0;
 
  protected:
   ~TcpAcceptor() = default;

@@ -145,25 +145,21 @@ int8_t TcpConnection::on_recv(void* arg, tcp_pcb* pcb, pbuf* data, int8_t err) {
     if (data != nullptr) pbuf_free(data);
     return ERR_OK;
   }
-  self->in_callback_ = true;
-  self->reset_in_callback_ = false;
+  self->begin_callback();
   if (data == nullptr) {
     self->handler_->on_tcp_fin();
   } else {
     self->handler_->on_tcp_data(ReceivedData(data));
   }
-  self->in_callback_ = false;
-  return self->reset_in_callback_ ? ERR_ABRT : ERR_OK;
+  return self->end_callback() ? ERR_ABRT : ERR_OK;
 }
 
 int8_t TcpConnection::on_sent(void* arg, tcp_pcb*, uint16_t) {
   auto* self = static_cast<TcpConnection*>(arg);
   if (self == nullptr || self->handler_ == nullptr) return ERR_OK;
-  self->in_callback_ = true;
-  self->reset_in_callback_ = false;
+  self->begin_callback();
   self->handler_->on_tcp_sent();
-  self->in_callback_ = false;
-  return self->reset_in_callback_ ? ERR_ABRT : ERR_OK;
+  return self->end_callback() ? ERR_ABRT : ERR_OK;
 }
 
 void TcpConnection::on_error(void* arg, int8_t err) {

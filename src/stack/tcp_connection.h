@@ -83,6 +83,17 @@ class TcpConnection {
   // Sends RST and forgets the connection.
   void reset();
 
+  // Brackets a call into the handler from one of lwIP's callbacks; end_callback() tells
+  // whether the connection was reset meanwhile (lwIP must then be told ERR_ABRT).
+  void begin_callback() {
+    in_callback_ = true;
+    reset_in_callback_ = false;
+  }
+  bool end_callback() {
+    in_callback_ = false;
+    return reset_in_callback_;
+  }
+
  private:
   static int8_t on_recv(void* arg, tcp_pcb* pcb, pbuf* data, int8_t err);
   static int8_t on_sent(void* arg, tcp_pcb* pcb, uint16_t length);
