@@ -8,7 +8,8 @@ lwip_dir="$repo_dir/third_party/lwip"
 
 build_packages=(cmake g++ make pkg-config libuv1-dev libfmt-dev libcli11-dev libgtest-dev
                 xz-utils dpkg-dev clang-format)
-test_packages=(iproute2 dante-server microsocks iperf3 proxychains4 curl python3 procps)
+test_packages=(iproute2 dante-server microsocks iperf3 proxychains4 curl python3 procps
+               iputils-ping dnsmasq-base bind9-dnsutils)
 
 missing=()
 for pkg in "${build_packages[@]}" "${test_packages[@]}"; do

@@ -18,6 +18,9 @@ constexpr int kMaxMtu = 65535;
 // RFC 5382 REQ-5: established TCP flows must not be dropped after less than 2 h 4 min idle.
 constexpr double kDefaultIdleTimeout = 7440;
 constexpr double kDefaultConnectTimeout = 10;
+constexpr double kDefaultUdpTimeout = 60;
+// Each flow holds a TCP control connection and a UDP socket towards the proxy.
+constexpr int kDefaultMaxUdpFlows = 1024;
 
 std::optional<int> parse_fd_device(const std::string& device, std::string& error) {
   constexpr std::string_view kPrefix = "fd://";
@@ -52,6 +55,9 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   std::string level = "info";
   double connect_timeout = kDefaultConnectTimeout;
   double idle_timeout = kDefaultIdleTimeout;
+  double udp_timeout = kDefaultUdpTimeout;
+  int max_udp_flows = kDefaultMaxUdpFlows;
+  std::string icmp = "reply";
 
   cli.add_option("--proxy", proxy,
                  "Upstream proxy: socks5://[user:password@]host:port; IPv6 hosts in brackets, "
@@ -114,6 +120,31 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
                  "Seconds without traffic either way before a relayed connection is reset")
       ->capture_default_str()
       ->check(positive_seconds);
+  cli.add_option("--udp-timeout", udp_timeout,
+                 "Seconds without traffic before a UDP flow and its proxy association end")
+      ->capture_default_str()
+      ->check(positive_seconds);
+  cli.add_option("--max-udp-flows", max_udp_flows,
+                 "UDP flows (app address and port) kept at once; the least recently active "
+                 "one is closed to make room")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        int number = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+        if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
+            number > 1'000'000) {
+          return "must be a number from 1 to 1000000 (got '" + value + "')";
+        }
+        return std::string();
+      });
+  cli.add_option("--icmp", icmp,
+                 "ICMP echo requests (ping) to any address: 'reply' answers them locally, "
+                 "'drop' drops them")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value == "reply" || value == "drop" ? std::string()
+                                                   : "'" + value + "': use reply or drop";
+      });
 
   CommandLine result;
   try {
@@ -159,6 +190,9 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   config.log_level = *log::parse_level(level);
   config.tcp_connect_timeout_s = connect_timeout;
   config.tcp_idle_timeout_s = idle_timeout;
+  config.udp_timeout_s = udp_timeout;
+  config.max_udp_flows = max_udp_flows;
+  config.icmp_reply = icmp == "reply";
   result.run = true;
   return result;
 }

@@ -22,6 +22,9 @@ struct Config {
   log::Level log_level = log::Level::kInfo;
   double tcp_connect_timeout_s = 0;
   double tcp_idle_timeout_s = 0;
+  double udp_timeout_s = 0;
+  int max_udp_flows = 0;
+  bool icmp_reply = true;  // answer pings locally
 };
 
 struct CommandLine {

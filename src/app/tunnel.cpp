@@ -3,6 +3,7 @@
 
 #include <netdb.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <cstring>
@@ -65,12 +66,13 @@ class Tunnel {
     stack_options.mtu = device_->mtu();
     stack_options.ipv4 = config_.ipv4;
     stack_options.ipv6 = config_.ipv6;
+    stack_options.icmp_echo = config_.icmp_reply ? stack::IcmpEcho::kReply : stack::IcmpEcho::kDrop;
     stack_ = stack::Stack::create(
         stack_options,
         [this](std::span<const std::span<const uint8_t>> parts) {
           return device_->write_packet(parts) == platform::IoStatus::kOk;
         },
-        *relay_, error);
+        *relay_, *relay_, error);
     if (!stack_) return false;
     relay_->attach_stack(*stack_);
 
@@ -152,16 +154,26 @@ class Tunnel {
     uv_stop(&loop_);
   }
 
+  // One line, key=value, so scripts can pick any counter.
   void log_counters() {
     const relay::RelayCounters& r = relay_ ? relay_->counters() : final_relay_counters_;
     const stack::StackCounters& s = stack_->counters();
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "
-        "bytes_down={} packets_in={} packets_out={} packets_malformed={} "
-        "packets_not_handled={} packets_out_dropped={} syns_refused={}",
+        "bytes_down={} udp_flows_opened={} udp_flows_active={} udp_flows_failed={} "
+        "udp_flows_expired={} udp_flows_evicted={} udp_datagrams_up={} udp_datagrams_down={} "
+        "udp_bytes_up={} udp_bytes_down={} udp_refused={} udp_dropped_malformed={} "
+        "udp_dropped_fragmented={} udp_dropped_unroutable={} udp_dropped_queue_full={} "
+        "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
+        "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
+        "syns_refused={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.bytes_up, r.bytes_down,
-        s.packets_in, s.packets_out, s.packets_malformed, s.packets_not_handled,
-        s.packets_out_dropped, s.syns_refused);
+        r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed, r.udp_flows_expired,
+        r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down, r.udp_bytes_up,
+        r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed, r.udp_dropped_fragmented,
+        r.udp_dropped_unroutable, r.udp_dropped_queue_full, r.udp_dropped_send_failed,
+        s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out, s.packets_malformed,
+        s.packets_not_handled, s.packets_out_dropped, s.syns_refused);
   }
 
   const Config& config_;
@@ -176,10 +188,32 @@ class Tunnel {
   relay::RelayCounters final_relay_counters_;
 };
 
+// Every relayed connection holds a socket, and every UDP flow two: lift the soft descriptor
+// limit to the hard one, and say so when even that is low.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlim_t previous = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      log::debug("file descriptor limit raised from {} to {}", previous, limit.rlim_cur);
+    }
+  }
+  constexpr rlim_t kComfortable = 8192;
+  if (limit.rlim_cur < kComfortable) {
+    log::warn(
+        "file descriptor limit is {}: at most about {} connections can be relayed at once; "
+        "raise it (ulimit -n, or LimitNOFILE= for a service)",
+        limit.rlim_cur, limit.rlim_cur / 2);
+  }
+}
+
 }  // namespace
 
 int run_tunnel(const Config& config) {
   log::set_level(config.log_level);
+  raise_descriptor_limit();
   signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process
 
   relay::RelayOptions relay_options;
@@ -192,6 +226,8 @@ int run_tunnel(const Config& config) {
   relay_options.proxy.display_name = config.proxy.redacted();
   relay_options.connect_timeout_ms = static_cast<uint64_t>(config.tcp_connect_timeout_s * 1000);
   relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
+  relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);
+  relay_options.max_udp_flows = static_cast<size_t>(config.max_udp_flows);
 
   platform::TunOptions tun_options;
   tun_options.name = config.device_name;

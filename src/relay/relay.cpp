@@ -2,7 +2,9 @@
 #include "relay/relay.h"
 
 #include "log/log.h"
+#include "net/packet.h"
 #include "relay/tcp_session.h"
+#include "relay/udp_session.h"
 
 namespace t2s::relay {
 namespace {
@@ -10,6 +12,11 @@ namespace {
 constexpr size_t kProxyReadBufferSize = 128 * 1024;
 constexpr uint64_t kSweepIntervalMs = 1000;
 constexpr uint64_t kRepeatFailureWindowMs = 10'000;
+// How long new UDP flows are refused locally after an association failed.
+constexpr uint64_t kUdpUnsupportedBackoffMs = 60'000;
+constexpr uint64_t kUdpFailureBackoffMs = 2'000;
+// One SOCKS5 UDP header (at most 4 + 1 + 255 + 2 bytes) plus the largest UDP payload.
+constexpr size_t kUdpSendBufferSize = 262 + 65'535;
 
 void close_timer(uv_timer_t* timer) {
   uv_close(reinterpret_cast<uv_handle_t*>(timer),
@@ -23,7 +30,8 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
       options_(std::move(options)),
       read_buffer_(kProxyReadBufferSize),
       sweep_timer_(new uv_timer_t{}),
-      reap_timer_(new uv_timer_t{}) {
+      reap_timer_(new uv_timer_t{}),
+      udp_send_buffer_(kUdpSendBufferSize) {
   uv_timer_init(loop_, sweep_timer_);
   uv_timer_init(loop_, reap_timer_);
   sweep_timer_->data = this;
@@ -38,6 +46,7 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
 Relay::~Relay() {
   shutdown();
   retired_.clear();
+  retired_udp_.clear();
   close_timer(sweep_timer_);
   close_timer(reap_timer_);
 }
@@ -72,6 +81,69 @@ void Relay::retire(TcpSession* session, uint64_t request_id) {
 
 void Relay::reap() {
   retired_.clear();
+  retired_udp_.clear();
+}
+
+size_t Relay::EndpointHash::operator()(const net::Endpoint& endpoint) const {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (uint8_t byte : endpoint.address.view()) hash = (hash ^ byte) * 0x100000001b3ULL;
+  return static_cast<size_t>(hash ^ endpoint.port);
+}
+
+void Relay::on_udp_packet(std::span<const uint8_t> packet) {
+  auto view = net::parse_udp_packet(packet);
+  if (!view) {
+    ++counters_.udp_dropped_malformed;
+    log::trace("udp: dropped a packet from the app: {}", view.error());
+    return;
+  }
+  auto found = udp_flows_.find(view->source);
+  if (found == udp_flows_.end()) {
+    if (uv_now(loop_) < udp_unavailable_until_ms_) {
+      ++counters_.udp_refused;
+      auto error = net::build_port_unreachable(packet);
+      if (!error.empty()) stack_->send_packet(error);
+      return;
+    }
+    while (!udp_lru_.empty() && udp_flows_.size() >= options_.max_udp_flows) {
+      ++counters_.udp_flows_evicted;
+      udp_lru_.front()->close();  // retire_udp removes it from the list and the map
+    }
+    auto session = std::make_unique<UdpSession>(*this, view->source);
+    UdpSession* raw = session.get();
+    udp_lru_.push_back(raw);
+    raw->lru_position = std::prev(udp_lru_.end());
+    found = udp_flows_.emplace(view->source, std::move(session)).first;
+    ++counters_.udp_flows_opened;
+    ++counters_.udp_flows_active;
+    log::debug("udp {}: new flow", view->source.to_string());
+    raw->start();
+  }
+  found->second->send(view->destination, view->payload, packet);
+}
+
+void Relay::touch_udp(UdpSession* session) {
+  if (session->ended()) return;
+  udp_lru_.splice(udp_lru_.end(), udp_lru_, session->lru_position);
+}
+
+void Relay::retire_udp(UdpSession* session) {
+  auto found = udp_flows_.find(session->app());
+  if (found == udp_flows_.end() || found->second.get() != session) return;
+  udp_lru_.erase(session->lru_position);
+  retired_udp_.push_back(std::move(found->second));
+  udp_flows_.erase(found);
+  --counters_.udp_flows_active;
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(reap_timer_))) {
+    uv_timer_start(
+        reap_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->reap(); }, 0, 0);
+  }
+}
+
+void Relay::udp_unavailable(const std::string& reason, bool unsupported) {
+  udp_unavailable_until_ms_ =
+      uv_now(loop_) + (unsupported ? kUdpUnsupportedBackoffMs : kUdpFailureBackoffMs);
+  report_proxy_failure(reason);
 }
 
 void Relay::sweep() {
@@ -81,6 +153,13 @@ void Relay::sweep() {
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->check_deadline(now);
+  // The LRU list is ordered by activity: expired flows are all at its front.
+  while (!udp_lru_.empty() &&
+         now - udp_lru_.front()->last_activity_ms() >= options_.udp_timeout_ms) {
+    ++counters_.udp_flows_expired;
+    log::debug("udp {}: idle, closing", udp_lru_.front()->app().to_string());
+    udp_lru_.front()->close();
+  }
 }
 
 void Relay::shutdown() {
@@ -88,7 +167,9 @@ void Relay::shutdown() {
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->abort();
+  while (!udp_lru_.empty()) udp_lru_.front()->close();
   retired_.clear();
+  retired_udp_.clear();
   uv_timer_stop(sweep_timer_);
 }
 
@@ -105,7 +186,7 @@ void Relay::report_proxy_failure(const std::string& reason) {
   suppressed_failures_ = 0;
   last_failure_ = reason;
   last_failure_ms_ = now;
-  log::warn("{} (proxy {}); refusing the app's connection", reason, options_.proxy.display_name);
+  log::warn("{} (proxy {})", reason, options_.proxy.display_name);
 }
 
 }  // namespace t2s::relay

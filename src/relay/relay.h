@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -17,11 +18,14 @@
 namespace t2s::relay {
 
 class TcpSession;
+class UdpSession;
 
 struct RelayOptions {
   socks5::ProxyConfig proxy;
   uint64_t connect_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 7'440'000;
+  uint64_t udp_timeout_ms = 60'000;
+  size_t max_udp_flows = 1024;
 };
 
 struct RelayCounters {
@@ -31,9 +35,25 @@ struct RelayCounters {
   uint64_t tcp_reset = 0;   // ended by a reset or timeout after being established
   uint64_t bytes_up = 0;    // app -> proxy
   uint64_t bytes_down = 0;  // proxy -> app
+
+  uint64_t udp_flows_opened = 0;
+  uint64_t udp_flows_active = 0;
+  uint64_t udp_flows_failed = 0;   // the proxy refused or failed the association
+  uint64_t udp_flows_expired = 0;  // idle past --udp-timeout
+  uint64_t udp_flows_evicted = 0;  // the oldest idle flow, to stay within --max-udp-flows
+  uint64_t udp_datagrams_up = 0;
+  uint64_t udp_datagrams_down = 0;
+  uint64_t udp_bytes_up = 0;
+  uint64_t udp_bytes_down = 0;
+  uint64_t udp_dropped_malformed = 0;    // bad packets from the app or headers from the proxy
+  uint64_t udp_dropped_fragmented = 0;   // SOCKS5 FRAG != 0 from the proxy
+  uint64_t udp_dropped_unroutable = 0;   // remote is a name or of the other IP family
+  uint64_t udp_dropped_queue_full = 0;   // too many datagrams while the association is set up
+  uint64_t udp_dropped_send_failed = 0;  // the proxy-side socket refused the datagram
+  uint64_t udp_refused = 0;              // answered with ICMP port unreachable: proxy has no UDP
 };
 
-class Relay final : public stack::TcpAcceptor {
+class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
  public:
   Relay(uv_loop_t* loop, RelayOptions options);
   ~Relay();
@@ -47,6 +67,8 @@ class Relay final : public stack::TcpAcceptor {
   void on_tcp_request(const stack::TcpRequest& request) override;
   bool on_tcp_accept(uint64_t request_id,
                      std::unique_ptr<stack::TcpConnection>& connection) override;
+  void on_udp_packet(std::span<const uint8_t> packet) override;
+
   // Resets every session and stops the sweep timer; the loop can then run out.
   void shutdown();
 
@@ -62,6 +84,15 @@ class Relay final : public stack::TcpAcceptor {
   // Logs a proxy failure; repeats of the same reason within a few seconds go to debug level.
   void report_proxy_failure(const std::string& reason);
 
+  // UDP flows: retire like TCP sessions; keep the least-recently-used order for eviction.
+  void retire_udp(UdpSession* session);
+  void touch_udp(UdpSession* session);
+  // A UDP association failed. New flows are answered with ICMP port unreachable, without
+  // asking the proxy, for a while: long when the proxy has no UDP at all, short otherwise.
+  void udp_unavailable(const std::string& reason, bool unsupported);
+  // Scratch space for one outgoing encapsulated datagram.
+  std::span<uint8_t> udp_send_buffer() { return udp_send_buffer_; }
+
  private:
   void sweep();
   void reap();
@@ -76,6 +107,14 @@ class Relay final : public stack::TcpAcceptor {
   std::vector<uint8_t> read_buffer_;
   uv_timer_t* sweep_timer_;  // handles are freed in their close callbacks
   uv_timer_t* reap_timer_;
+  struct EndpointHash {
+    size_t operator()(const net::Endpoint& endpoint) const;
+  };
+  std::unordered_map<net::Endpoint, std::unique_ptr<UdpSession>, EndpointHash> udp_flows_;
+  std::list<UdpSession*> udp_lru_;  // front = least recently active
+  std::vector<std::unique_ptr<UdpSession>> retired_udp_;
+  std::vector<uint8_t> udp_send_buffer_;
+  uint64_t udp_unavailable_until_ms_ = 0;
   std::string last_failure_;
   uint64_t last_failure_ms_ = 0;
   uint64_t suppressed_failures_ = 0;

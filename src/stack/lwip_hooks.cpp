@@ -1,7 +1,8 @@
 // lwIP's input hooks: they take every TCP segment from the TUN device, whatever its
 // destination address and port, into tcp_input, where one listening pcb bound to the
 // any-address accepts it. A SYN that would open a new connection is held back until the relay
-// has asked the proxy (see TcpAcceptor). Everything else goes on through lwIP's normal input.
+// has asked the proxy (see TcpAcceptor). UDP goes to the relay whole (after reassembly), ICMP
+// echo requests are answered here, and everything else is dropped and counted.
 #include <cstring>
 #include <functional>
 #include <random>
@@ -9,12 +10,14 @@
 #include "lwip/inet_chksum.h"
 #include "lwip/ip.h"
 #include "lwip/ip4_frag.h"
+#include "lwip/ip6_frag.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/ip6.h"
 #include "lwip/prot/tcp.h"
 #include "lwip/sys.h"
+#include "net/packet.h"
 #include "stack/stack_internal.h"
 #include "t2s_lwip_hooks.h"
 
@@ -138,6 +141,39 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   state.acceptor->on_tcp_request({id, key.app, key.destination});
 }
 
+// A contiguous view of a whole packet: the pbuf itself when it is one piece, else a copy.
+std::span<const uint8_t> flatten(LwipState& state, const pbuf* packet) {
+  if (packet->next == nullptr) return {static_cast<const uint8_t*>(packet->payload), packet->len};
+  state.scratch.resize(packet->tot_len);
+  pbuf_copy_partial(packet, state.scratch.data(), packet->tot_len, 0);
+  return state.scratch;
+}
+
+void deliver_udp(LwipState& state, pbuf* packet) {
+  state.udp->on_udp_packet(flatten(state, packet));
+  pbuf_free(packet);
+}
+
+void answer_icmp(LwipState& state, pbuf* packet) {
+  std::span<const uint8_t> view = flatten(state, packet);
+  if (state.icmp_echo == IcmpEcho::kReply &&
+      net::classify_icmp(view) == net::IcmpKind::kEchoRequest) {
+    std::vector<uint8_t> reply(view.begin(), view.end());
+    if (net::make_echo_reply(reply)) {
+      ++state.counters.icmp_echo_replies;
+      emit_flat(state, reply);
+      pbuf_free(packet);
+      return;
+    }
+  }
+  ++state.counters.icmp_dropped;
+  pbuf_free(packet);
+}
+
+constexpr uint8_t kProtocolUdp = 17;
+constexpr uint8_t kProtocolIcmp = 1;
+constexpr uint8_t kProtocolIcmpV6 = 58;
+
 int take_ipv4(LwipState& state, pbuf* packet) {
   if (packet->len < IP_HLEN) {
     drop_malformed(state, packet);
@@ -151,9 +187,11 @@ int take_ipv4(LwipState& state, pbuf* packet) {
     drop_malformed(state, packet);
     return 1;
   }
-  if (IPH_PROTO(header) != kProtocolTcp) {
+  uint8_t protocol = IPH_PROTO(header);
+  if (protocol != kProtocolTcp && protocol != kProtocolUdp && protocol != kProtocolIcmp) {
     ++state.counters.packets_not_handled;
-    return 0;
+    pbuf_free(packet);
+    return 1;
   }
   if (total_length < packet->tot_len) pbuf_realloc(packet, total_length);
 #if CHECKSUM_CHECK_IP
@@ -171,37 +209,103 @@ int take_ipv4(LwipState& state, pbuf* packet) {
   ip4_addr_t destination;
   ip4_addr_copy(destination, header->dest);
   if (ip4_addr_ismulticast(&destination) || ip4_addr_isbroadcast(&destination, &state.interface)) {
-    drop_malformed(state, packet);
+    ++state.counters.packets_not_handled;
+    pbuf_free(packet);
     return 1;
   }
-  dispatch_tcp(state, packet, header_length, false);
+  if (protocol == kProtocolUdp) {
+    deliver_udp(state, packet);
+  } else if (protocol == kProtocolIcmp) {
+    answer_icmp(state, packet);
+  } else {
+    dispatch_tcp(state, packet, header_length, false);
+  }
   return 1;
 }
 
-int take_ipv6(LwipState& state, pbuf* packet) {
-  if (packet->len < IP6_HLEN) {
+// Hands an IPv6 fragment (its header found at `offset`) to lwIP's reassembly; returns the
+// whole packet once complete, else nullptr.
+pbuf* reassemble_ipv6(LwipState& state, pbuf* packet, uint16_t offset) {
+  if (offset + 8u > packet->len) {
     drop_malformed(state, packet);
-    return 1;
+    return nullptr;
   }
   auto* header = static_cast<ip6_hdr*>(packet->payload);
-  size_t total_length = IP6_HLEN + size_t{IP6H_PLEN(header)};
-  if (total_length > packet->tot_len) {
+  const auto* fragment = static_cast<const uint8_t*>(packet->payload) + offset;
+  bool more_fragments = (fragment[3] & 1) != 0;
+  if (more_fragments && (IP6H_PLEN(header) & 7) != 0) {
     drop_malformed(state, packet);
+    return nullptr;
+  }
+  ip_data.current_netif = &state.interface;
+  ip_data.current_input_netif = &state.interface;
+  ip_data.current_ip6_header = header;
+  ip_data.current_ip_header_tot_len = static_cast<u16_t>(offset + 8);
+  ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_src, header->src);
+  ip_addr_copy_from_ip6_packed(ip_data.current_iphdr_dest, header->dest);
+  pbuf_remove_header(packet, offset);
+  pbuf* whole = ip6_reass(packet);
+  clear_ip_data();
+  return whole;
+}
+
+int take_ipv6(LwipState& state, pbuf* packet) {
+  for (int round = 0; round < 2; ++round) {  // a second round after reassembly
+    if (packet->len < IP6_HLEN) {
+      drop_malformed(state, packet);
+      return 1;
+    }
+    auto* header = static_cast<ip6_hdr*>(packet->payload);
+    size_t total_length = IP6_HLEN + size_t{IP6H_PLEN(header)};
+    if (total_length > packet->tot_len) {
+      drop_malformed(state, packet);
+      return 1;
+    }
+    if (total_length < packet->tot_len) pbuf_realloc(packet, static_cast<u16_t>(total_length));
+    ip6_addr_t destination;
+    ip6_addr_copy_from_packed(destination, header->dest);
+    if (ip6_addr_ismulticast(&destination)) {  // router solicitations, MLD reports...
+      ++state.counters.packets_not_handled;
+      pbuf_free(packet);
+      return 1;
+    }
+    // Walk the extension headers to the upper-layer protocol.
+    uint8_t next = IP6H_NEXTH(header);
+    size_t offset = IP6_HLEN;
+    while (next == IP6_NEXTH_HOPBYHOP || next == IP6_NEXTH_ROUTING || next == IP6_NEXTH_DESTOPTS) {
+      uint8_t extension[2];
+      if (pbuf_copy_partial(packet, extension, 2, static_cast<u16_t>(offset)) != 2) {
+        drop_malformed(state, packet);
+        return 1;
+      }
+      next = extension[0];
+      offset += 8 * (size_t{extension[1]} + 1);
+      if (offset > total_length) {
+        drop_malformed(state, packet);
+        return 1;
+      }
+    }
+    if (next == IP6_NEXTH_FRAGMENT) {
+      if (round == 1) {  // a fragment inside a reassembled packet
+        drop_malformed(state, packet);
+        return 1;
+      }
+      packet = reassemble_ipv6(state, packet, static_cast<uint16_t>(offset));
+      if (packet == nullptr) return 1;
+      continue;
+    }
+    if (next == kProtocolTcp) {
+      dispatch_tcp(state, packet, static_cast<uint16_t>(offset), true);
+    } else if (next == kProtocolUdp) {
+      deliver_udp(state, packet);
+    } else if (next == kProtocolIcmpV6) {
+      answer_icmp(state, packet);
+    } else {
+      ++state.counters.packets_not_handled;
+      pbuf_free(packet);
+    }
     return 1;
   }
-  // Extension headers and fragments take lwIP's own path for now (not relayed).
-  if (IP6H_NEXTH(header) != kProtocolTcp) {
-    ++state.counters.packets_not_handled;
-    return 0;
-  }
-  if (total_length < packet->tot_len) pbuf_realloc(packet, static_cast<u16_t>(total_length));
-  ip6_addr_t destination;
-  ip6_addr_copy_from_packed(destination, header->dest);
-  if (ip6_addr_ismulticast(&destination)) {
-    drop_malformed(state, packet);
-    return 1;
-  }
-  dispatch_tcp(state, packet, IP6_HLEN, true);
   return 1;
 }
 

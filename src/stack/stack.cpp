@@ -83,6 +83,19 @@ err_t emit_packet(pbuf* packet) {
   return ERR_OK;  // a dropped packet is like one lost on the wire: TCP retransmits
 }
 
+}  // namespace
+
+void internal::emit_flat(internal::LwipState& state, std::span<const uint8_t> packet) {
+  std::span<const uint8_t> parts[1] = {packet};
+  if (state.sink(parts)) {
+    ++state.counters.packets_out;
+  } else {
+    ++state.counters.packets_out_dropped;
+  }
+}
+
+namespace {
+
 err_t output_ipv4(netif*, pbuf* packet, const ip4_addr_t*) {
   return emit_packet(packet);
 }
@@ -154,7 +167,7 @@ std::span<uint8_t> InboundPacket::writable() {
 }
 
 std::unique_ptr<Stack> Stack::create(const StackOptions& options, PacketSink sink,
-                                     TcpAcceptor& acceptor, std::string& error) {
+                                     TcpAcceptor& acceptor, UdpReceiver& udp, std::string& error) {
   if (internal::current() != nullptr) {
     error = "only one stack can run per process";
     return nullptr;
@@ -167,6 +180,8 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, PacketSink sin
   state->mtu = options.mtu;
   state->lwip.sink = std::move(sink);
   state->lwip.acceptor = &acceptor;
+  state->lwip.udp = &udp;
+  state->lwip.icmp_echo = options.icmp_echo;
 
   netif* interface = &state->lwip.interface;
   ip_addr_t address = internal::to_lwip_address(options.ipv4.address);
@@ -261,6 +276,14 @@ void Stack::refuse(uint64_t request_id) {
   // RST+ACK of the SYN: the app's connect() fails with "connection refused".
   tcp_rst(nullptr, 0, held.sequence + 1, &destination, &app, held.key.destination.port,
           held.key.app.port);
+}
+
+void Stack::send_packet(std::span<const uint8_t> packet) {
+  internal::emit_flat(state_->lwip, packet);
+}
+
+int Stack::mtu() const {
+  return state_->mtu;
 }
 
 void Stack::check_timeouts() {

@@ -41,7 +41,19 @@ class TcpAcceptor {
   ~TcpAcceptor() = default;
 };
 
+// Receives the UDP packets that enter the device, whole (fragments already reassembled).
+class UdpReceiver {
+ public:
+  virtual void on_udp_packet(std::span<const uint8_t> packet) = 0;
+
+ protected:
+  ~UdpReceiver() = default;
+};
+
+enum class IcmpEcho { kReply, kDrop };
+
 struct StackOptions {
+  IcmpEcho icmp_echo = IcmpEcho::kReply;  // answer pings to any address locally, or drop them
   int mtu = 8500;
   net::Cidr ipv4;                 // the device's IPv4 address; lwIP's netif uses it for routing
   std::optional<net::Cidr> ipv6;  // likewise for IPv6
@@ -52,8 +64,10 @@ struct StackCounters {
   uint64_t packets_out = 0;
   uint64_t packets_out_dropped = 0;  // the device refused a write (full or error)
   uint64_t packets_malformed = 0;    // bad lengths, versions or header checksums
-  uint64_t packets_not_handled = 0;  // protocols not relayed yet, passed to lwIP's own input
+  uint64_t packets_not_handled = 0;  // protocols the tunnel does not relay (dropped)
   uint64_t syns_refused = 0;         // no room for another undecided connection attempt
+  uint64_t icmp_echo_replies = 0;    // pings answered locally
+  uint64_t icmp_dropped = 0;         // other ICMP, or echo requests with --icmp drop
 };
 
 // Writes one outbound packet given as consecutive parts. Returns false if it was dropped.
@@ -86,7 +100,7 @@ class Stack {
  public:
   // lwIP keeps global state, so at most one Stack exists at a time.
   static std::unique_ptr<Stack> create(const StackOptions& options, PacketSink sink,
-                                       TcpAcceptor& acceptor, std::string& error);
+                                       TcpAcceptor& acceptor, UdpReceiver& udp, std::string& error);
   ~Stack();
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -101,6 +115,10 @@ class Stack {
   void admit(uint64_t request_id);
   // Answers a held SYN with a reset, so the app's connect() fails at once.
   void refuse(uint64_t request_id);
+
+  // Writes a packet built outside lwIP (UDP replies, ICMP errors) into the device.
+  void send_packet(std::span<const uint8_t> packet);
+  int mtu() const;
 
   // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every
   // kTimerIntervalMs.

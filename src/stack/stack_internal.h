@@ -3,6 +3,7 @@
 #pragma once
 
 #include <unordered_map>
+#include <vector>
 
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
@@ -36,7 +37,10 @@ struct LwipState {
   tcp_pcb* listener = nullptr;
   PacketSink sink;
   TcpAcceptor* acceptor = nullptr;
+  UdpReceiver* udp = nullptr;
+  IcmpEcho icmp_echo = IcmpEcho::kReply;
   StackCounters counters;
+  std::vector<uint8_t> scratch;  // flattens chained (reassembled) packets for UDP and ICMP
   uint64_t next_request_id = 1;
   std::unordered_map<uint64_t, HeldSyn> held_syns;
   std::unordered_map<FlowKey, uint64_t, FlowKeyHash> held_by_flow;
@@ -49,6 +53,8 @@ inline constexpr size_t kMaxHeldSyns = 16384;
 // `request_id` tags the connection a held SYN opens, so the accept can be matched to it.
 void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6,
                uint64_t request_id);
+// Writes a packet given as one buffer to the sink, counting it.
+void emit_flat(LwipState& state, std::span<const uint8_t> packet);
 // Frees every held SYN (at stack shutdown).
 void drop_held_syns(LwipState& state);
 

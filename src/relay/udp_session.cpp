@@ -1,0 +1,261 @@
+// UdpSession: the UDP ASSOCIATE handshake, the datagram socket to the proxy's relay address,
+// SOCKS5 UDP encapsulation both ways, and ICMP port-unreachable when the proxy refuses.
+#include "relay/udp_session.h"
+
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "log/log.h"
+#include "net/packet.h"
+#include "relay/relay.h"
+#include "socks5/udp_codec.h"
+
+namespace t2s::relay {
+namespace {
+
+// While the association is being set up, datagrams wait here; beyond this they are dropped.
+constexpr size_t kMaxQueuedDatagrams = 64;
+constexpr size_t kMaxQueuedBytes = 256 * 1024;
+
+net::IpAddress address_of(const sockaddr_storage& storage) {
+  if (storage.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+    std::array<uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), &v6->sin6_addr, 16);
+    return net::IpAddress::v6(bytes);
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
+  std::array<uint8_t, 4> bytes{};
+  std::memcpy(bytes.data(), &v4->sin_addr, 4);
+  return net::IpAddress::v4(bytes);
+}
+
+sockaddr_storage to_sockaddr(const net::Endpoint& endpoint) {
+  sockaddr_storage storage{};
+  if (endpoint.address.is_v4()) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(endpoint.port);
+    std::memcpy(&v4->sin_addr, endpoint.address.bytes.data(), 4);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(endpoint.port);
+    std::memcpy(&v6->sin6_addr, endpoint.address.bytes.data(), 16);
+  }
+  return storage;
+}
+
+void close_udp(uv_udp_t* handle) {
+  handle->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
+}
+
+}  // namespace
+
+UdpSession::UdpSession(Relay& relay, const net::Endpoint& app) : relay_(relay), app_(app) {}
+
+UdpSession::~UdpSession() {
+  if (udp_ != nullptr) close_udp(udp_);
+}
+
+void UdpSession::touch() {
+  last_activity_ms_ = uv_now(relay_.loop());
+  relay_.touch_udp(this);
+}
+
+void UdpSession::start() {
+  last_activity_ms_ = uv_now(relay_.loop());
+  // DST.ADDR/DST.PORT of zero: the address we will send from is not known in advance.
+  net::Endpoint unspecified{};
+  connector_ = std::make_unique<socks5::Connector>(
+      relay_.loop(), relay_.options().proxy, socks5::Command::kUdpAssociate, unspecified,
+      [this](const socks5::ConnectOutcome& outcome) { on_associated(outcome); });
+}
+
+void UdpSession::send(const net::Endpoint& destination, std::span<const uint8_t> payload,
+                      std::span<const uint8_t> packet) {
+  if (ended_) return;
+  touch();
+  if (udp_ != nullptr) {
+    transmit(destination, payload);
+    return;
+  }
+  if (queue_.size() >= kMaxQueuedDatagrams || queued_bytes_ + payload.size() > kMaxQueuedBytes) {
+    ++relay_.mutable_counters().udp_dropped_queue_full;
+    return;
+  }
+  queue_.push_back({destination, {payload.begin(), payload.end()}, {packet.begin(), packet.end()}});
+  queued_bytes_ += payload.size() + packet.size();
+}
+
+void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
+  if (ended_) return;
+  if (outcome.status != socks5::ConnectStatus::kOk) {
+    fail(outcome);
+    return;
+  }
+  control_ = connector_->take_socket();
+  connector_.reset();
+  control_->set_owner(this);
+  // The association ends when the proxy closes the control connection: watch it.
+  uv_read_start(
+      control_->stream(),
+      [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<UdpSession*>(handle->data);
+        std::span<uint8_t> shared = self->relay_.read_buffer();
+        *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()),
+                           static_cast<unsigned>(shared.size()));
+      },
+      on_control_read);
+
+  // A relay address of 0.0.0.0 or :: (or a name) means "the proxy's own address".
+  net::Endpoint relay_endpoint{address_of(relay_.options().proxy.address), 0};
+  if (const auto* bound = std::get_if<net::Endpoint>(&outcome.bound)) {
+    relay_endpoint.port = bound->port;
+    if (!bound->address.is_unspecified()) relay_endpoint.address = bound->address;
+  } else {
+    relay_endpoint.port = std::get<socks5::DomainEndpoint>(outcome.bound).port;
+  }
+  if (!open_udp_socket(relay_endpoint)) {
+    ++relay_.mutable_counters().udp_flows_failed;
+    end();
+    return;
+  }
+  log::debug("udp {}: associated, proxy relay at {}", app_.to_string(), relay_endpoint.to_string());
+  std::vector<Queued> queued = std::move(queue_);
+  queue_.clear();
+  queued_bytes_ = 0;
+  for (const Queued& datagram : queued) transmit(datagram.destination, datagram.payload);
+}
+
+bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
+  udp_ = new uv_udp_t{};
+  uv_udp_init(relay_.loop(), udp_);
+  udp_->data = this;
+  sockaddr_storage local{};
+  local.ss_family = relay_endpoint.address.is_v4() ? AF_INET : AF_INET6;
+  sockaddr_storage remote = to_sockaddr(relay_endpoint);
+  int rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);
+  if (rc == 0) rc = uv_udp_connect(udp_, reinterpret_cast<const sockaddr*>(&remote));
+  if (rc == 0) {
+    rc = uv_udp_recv_start(
+        udp_,
+        [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
+          auto* self = static_cast<UdpSession*>(handle->data);
+          std::span<uint8_t> shared = self->relay_.read_buffer();
+          *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()),
+                             static_cast<unsigned>(shared.size()));
+        },
+        on_udp_receive);
+  }
+  if (rc != 0) {
+    log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_.to_string(),
+              relay_endpoint.to_string(), uv_strerror(rc));
+    close_udp(udp_);
+    udp_ = nullptr;
+    return false;
+  }
+  return true;
+}
+
+void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint8_t> payload) {
+  std::span<uint8_t> buffer = relay_.udp_send_buffer();
+  size_t header = socks5::write_udp_header(destination, buffer);
+  if (header == 0 || header + payload.size() > buffer.size()) {
+    ++relay_.mutable_counters().udp_dropped_malformed;
+    return;
+  }
+  std::memcpy(buffer.data() + header, payload.data(), payload.size());
+  uv_buf_t datagram = uv_buf_init(reinterpret_cast<char*>(buffer.data()),
+                                  static_cast<unsigned>(header + payload.size()));
+  int rc = uv_udp_try_send(udp_, &datagram, 1, nullptr);
+  RelayCounters& counters = relay_.mutable_counters();
+  if (rc < 0) {
+    ++counters.udp_dropped_send_failed;  // socket buffer full: UDP may drop
+    return;
+  }
+  ++counters.udp_datagrams_up;
+  counters.udp_bytes_up += payload.size();
+}
+
+void UdpSession::on_udp_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
+                                const sockaddr*, unsigned flags) {
+  auto* self = static_cast<UdpSession*>(handle->data);
+  if (self == nullptr || nread <= 0) return;
+  if ((flags & UV_UDP_PARTIAL) != 0) {
+    ++self->relay_.mutable_counters().udp_dropped_malformed;
+    return;
+  }
+  self->on_datagram({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+}
+
+void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
+  if (ended_) return;
+  RelayCounters& counters = relay_.mutable_counters();
+  auto header = socks5::decode_udp_header(datagram);
+  if (header.status != socks5::DecodeStatus::kOk) {
+    ++counters.udp_dropped_malformed;
+    return;
+  }
+  if (header.value.fragment != 0) {
+    ++counters.udp_dropped_fragmented;
+    return;
+  }
+  const auto* remote = std::get_if<net::Endpoint>(&header.value.address);
+  if (remote == nullptr || remote->address.family != app_.address.family) {
+    ++counters.udp_dropped_unroutable;  // a name, or another IP family than the app's
+    return;
+  }
+  touch();
+  std::span<const uint8_t> payload = datagram.subspan(header.consumed);
+  auto packets = net::build_udp_packets(
+      *remote, app_, payload, static_cast<size_t>(relay_.stack().mtu()), next_packet_id_++);
+  if (packets.empty()) {
+    ++counters.udp_dropped_malformed;
+    return;
+  }
+  for (const auto& packet : packets) relay_.stack().send_packet(packet);
+  ++counters.udp_datagrams_down;
+  counters.udp_bytes_down += payload.size();
+}
+
+void UdpSession::on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* self = io::TcpSocket::owner_of<UdpSession>(stream);
+  if (self == nullptr || nread >= 0) return;  // the proxy has nothing to say on it: ignore
+  log::debug("udp {}: proxy closed the association", self->app_.to_string());
+  self->end();
+}
+
+void UdpSession::fail(const socks5::ConnectOutcome& outcome) {
+  ++relay_.mutable_counters().udp_flows_failed;
+  bool unsupported =
+      outcome.status == socks5::ConnectStatus::kRequestRejected &&
+      outcome.reply_code == static_cast<uint8_t>(socks5::ReplyCode::kCommandNotSupported);
+  relay_.udp_unavailable(unsupported
+                             ? "proxy does not support UDP ASSOCIATE (" + outcome.detail + ")"
+                             : "UDP ASSOCIATE failed: " + outcome.detail,
+                         unsupported);
+  // Tell the app at once instead of leaving it to time out.
+  for (const Queued& datagram : queue_) {
+    auto error = net::build_port_unreachable(datagram.packet);
+    if (!error.empty()) relay_.stack().send_packet(error);
+  }
+  queue_.clear();
+  end();
+}
+
+void UdpSession::close() {
+  if (!ended_) end();
+}
+
+void UdpSession::end() {
+  ended_ = true;
+  if (udp_ != nullptr) uv_udp_recv_stop(udp_);
+  if (control_) uv_read_stop(control_->stream());
+  relay_.retire_udp(this);
+}
+
+}  // namespace t2s::relay

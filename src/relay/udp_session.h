@@ -1,0 +1,75 @@
+// One UDP flow: every datagram an app sends from one address and port, to any destination,
+// travels through one SOCKS5 UDP association (a TCP control connection plus a UDP socket to the
+// relay address the proxy names). Full-cone: whatever the proxy relays back for the flow, from
+// any remote, is delivered to the app with that remote as its source.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <vector>
+
+#include "io/tcp_socket.h"
+#include "net/address.h"
+#include "socks5/connector.h"
+
+namespace t2s::relay {
+
+class Relay;
+
+class UdpSession {
+ public:
+  UdpSession(Relay& relay, const net::Endpoint& app);
+  ~UdpSession();
+  UdpSession(const UdpSession&) = delete;
+  UdpSession& operator=(const UdpSession&) = delete;
+
+  void start();
+  // A datagram from the app to `destination`; `packet` is the whole IP packet it came in
+  // (kept while the association is being set up, to answer with ICMP if that fails).
+  void send(const net::Endpoint& destination, std::span<const uint8_t> payload,
+            std::span<const uint8_t> packet);
+  // Ends the flow (idle, evicted, or tunnel shutdown); the relay destroys it later.
+  void close();
+
+  const net::Endpoint& app() const { return app_; }
+  uint64_t last_activity_ms() const { return last_activity_ms_; }
+  bool ended() const { return ended_; }
+
+  // Position in the relay's least-recently-used list.
+  std::list<UdpSession*>::iterator lru_position;
+
+ private:
+  struct Queued {
+    net::Endpoint destination;
+    std::vector<uint8_t> payload;
+    std::vector<uint8_t> packet;
+  };
+
+  void on_associated(const socks5::ConnectOutcome& outcome);
+  void fail(const socks5::ConnectOutcome& outcome);
+  bool open_udp_socket(const net::Endpoint& relay_endpoint);
+  void transmit(const net::Endpoint& destination, std::span<const uint8_t> payload);
+  void on_datagram(std::span<const uint8_t> datagram);
+  void touch();
+  void end();
+
+  static void on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_udp_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
+                             const sockaddr* from, unsigned flags);
+
+  Relay& relay_;
+  net::Endpoint app_;
+  std::unique_ptr<socks5::Connector> connector_;
+  std::unique_ptr<io::TcpSocket> control_;  // the association lives as long as this does
+  uv_udp_t* udp_ = nullptr;                 // freed in its close callback
+  std::vector<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  uint64_t last_activity_ms_ = 0;
+  uint32_t next_packet_id_ = 0;
+  bool ended_ = false;
+};
+
+}  // namespace t2s::relay
