@@ -32,9 +32,8 @@ assert_counter_ge "$line" tcp_opened 2
 assert_counter_ge "$line" bytes_down 2048
 assert_counter_ge "$line" bytes_up 1
 
-stop_tunnel_ok
-line=$(last_counters)
-[[ -n $line ]] || fail "no counters: line at exit"
+stop_tunnel_ok_with_counters
+line=$EXIT_COUNTERS
 log "exit: $line"
 assert_counter_ge "$line" tcp_opened 5
 log "PASS"

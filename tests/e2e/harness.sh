@@ -57,6 +57,7 @@ PROXY_AUTH_PORT=1081
 HTTP_PORT=80
 PEER_PORT=7000
 IPERF_PORT=5201
+HTTPD_PORT=8080
 
 # Username/password accepted by the dante on port 1081. The password has characters that must be
 # percent-encoded in a URL; PROXY_AUTH_URL carries the encoded form.
@@ -139,7 +140,7 @@ harness_preflight() {
   done
 }
 
-# Checks T2S_BINARY; called by start_tunnel, so proxy-only runs don't need a binary.
+# Checks T2S_BINARY (harness_up calls it unless HARNESS_NO_BINARY is set, as for selfcheck).
 require_binary() {
   if [[ -z ${T2S_BINARY:-} ]]; then
     fail "T2S_BINARY is not set (ctest sets it; otherwise export T2S_BINARY=/path/to/tun2socks)"
@@ -158,17 +159,21 @@ start_bg() {
   HARNESS_PIDS+=("$HARNESS_BG_PID")
 }
 
+# pid_alive PID: true while PID exists and is not a zombie (state from /proc/PID/stat).
+pid_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
+}
+
 # kill_pid PID [SECONDS]: SIGTERM, bounded wait, then SIGKILL. Only for PIDs we started.
 kill_pid() {
   local pid=$1 grace=${2:-5} deadline
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
   deadline=$(($(now_ms) + grace * 1000))
-  while kill -0 "$pid" 2>/dev/null; do
-    # Reap it if it is our child so kill -0 stops seeing a zombie.
-    if ! ps -o stat= -p "$pid" 2>/dev/null | grep -qv Z; then
-      break
-    fi
+  while pid_alive "$pid"; do
     if (($(now_ms) > deadline)); then
       kill -KILL "$pid" 2>/dev/null || true
       break
@@ -223,7 +228,7 @@ harness_down() {
     HARNESS_USER_CREATED=0
   fi
   if [[ -n $HARNESS_TMP && -d $HARNESS_TMP ]]; then
-    if [[ $rc != 0 && -n ${T2S_KEEP_LOGS:-} ]]; then
+    if [[ -n ${T2S_KEEP_LOGS:-} ]]; then
       log "keeping logs in $HARNESS_TMP"
     else
       rm -rf "$HARNESS_TMP"
@@ -341,6 +346,7 @@ start_services() {
 # server and the TCP peer. Installs harness_down as the EXIT trap.
 harness_up() {
   harness_preflight
+  [[ -n ${HARNESS_NO_BINARY:-} ]] || require_binary
   trap harness_down EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -356,6 +362,13 @@ start_iperf_server() {
   start_bg "$NET_NS" "$HARNESS_TMP/iperf3-server.log" iperf3 -s -B "$HOST_V4" -p "$IPERF_PORT"
   IPERF_PID=$HARNESS_BG_PID
   wait_port "$NET_NS" "$IPERF_PORT" "$IPERF_PID" "iperf3 server"
+}
+
+# Fast HTTP/1.0 responder for 1 KiB GETs on HTTPD_PORT (the benchmark's connection rate).
+start_httpd() {
+  start_bg "$NET_NS" "$HARNESS_TMP/httpd.log" python3 "$TCP_PEER" httpd --port "$HTTPD_PORT" \
+    --file "$HTTP_ROOT/1k.bin" --workers 2
+  wait_port "$NET_NS" "$HTTPD_PORT" "$HARNESS_BG_PID" "tcp_peer httpd"
 }
 
 # True if the option $1 appears among the remaining arguments.
@@ -417,7 +430,7 @@ stop_tunnel() {
   [[ -n $TUN_PID ]] || fail "stop_tunnel: no tunnel running"
   kill "-$sig" "$TUN_PID" 2>/dev/null || true
   deadline=$(($(now_ms) + grace * 1000))
-  while [[ $(ps -o stat= -p "$TUN_PID" 2>/dev/null || true) =~ ^[^Z] ]]; do
+  while pid_alive "$TUN_PID"; do
     if (($(now_ms) > deadline)); then
       log "tunnel pid $TUN_PID still running ${grace}s after SIG$sig; killing it"
       kill -KILL "$TUN_PID" 2>/dev/null || true
@@ -440,7 +453,7 @@ stop_tunnel_ok() {
   ((rc == 0)) || fail "tunnel exited with status $rc after SIG$sig"
 }
 
-tunnel_running() { [[ -n $TUN_PID ]] && [[ $(ps -o stat= -p "$TUN_PID" 2>/dev/null || true) =~ ^[^Z] ]]; }
+tunnel_running() { [[ -n $TUN_PID ]] && pid_alive "$TUN_PID"; }
 
 # Removes the default routes into the TUN device (app namespace then reaches only 192.0.2.0/24).
 remove_tunnel_routes() {
@@ -460,6 +473,18 @@ tunnel_counters() {
   last_counters
 }
 counters_grew() { (($(counters_lines) > $1)); }
+
+# stop_tunnel_ok_with_counters [SIGNAL]: stop_tunnel_ok, then requires a NEW "counters:" line
+# written at exit and stores it in EXIT_COUNTERS. (Not for $(...): stop_tunnel must run in the
+# shell that started the tunnel.)
+EXIT_COUNTERS=""
+stop_tunnel_ok_with_counters() {
+  local before
+  before=$(counters_lines)
+  stop_tunnel_ok "${1:-TERM}"
+  (($(counters_lines) > before)) || fail "no counters: line logged at exit"
+  EXIT_COUNTERS=$(last_counters)
+}
 
 # Prints the last "counters:" line of the tunnel log (empty if none).
 last_counters() { grep 'counters:' "$TUN_LOG" | tail -n 1 || true; }
@@ -526,7 +551,7 @@ EOF
 
 # Validates the topology and dante without a tunnel: curl through SOCKS5 from the app namespace.
 harness_selfcheck() {
-  harness_up
+  HARNESS_NO_BINARY=1 harness_up
   local out
   out=$(in_app curl -sS --max-time 5 --socks5 "$NET_V4:$PROXY_PORT" "http://$HOST_V4/") ||
     fail "selfcheck: IPv4 GET via dante $PROXY_PORT failed"

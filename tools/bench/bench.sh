@@ -86,6 +86,9 @@ iperf_run() {
   if ! timeout $((BENCH_SECONDS + 30)) "${VIA[@]}" "${args[@]}" >"$report" 2>"$report.err"; then
     log "iperf3 $mode $streams $dir failed: $(tail -c 300 "$report" "$report.err" | tr '\n' ' ')"
     result "${key}_mbps" n/a
+    # A failed run can leave the server busy with it: start a fresh one for the next run.
+    kill_pid "$IPERF_PID" 3
+    start_iperf_server
     return 0
   fi
   [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
@@ -115,7 +118,7 @@ conn_rate() {
   via_cmd "$mode"
   for ((i = 0; i < clients; i++)); do
     timeout $((BENCH_CONN_SECONDS + 30)) "${VIA[@]}" python3 "$TCP_PEER" httpget \
-      --host "$HOST_V4" --port "$HTTP_PORT" --path /1k.bin --expect-size 1024 \
+      --host "$HOST_V4" --port "$HTTPD_PORT" --path /1k.bin --expect-size 1024 \
       --seconds "$BENCH_CONN_SECONDS" >"$HARNESS_TMP/$key.$i.json" 2>"$HARNESS_TMP/$key.$i.err" &
     pids+=($!)
   done
@@ -178,6 +181,8 @@ hold_rss() {
   kill_pid "$holder" 3
   sleep 2
   result rss_kib_after_release "$(proc_rss_kib "$TUN_PID")"
+  line=$(tunnel_counters)
+  result "tcp_active_after_release" "$(counter_value "$line" tcp_active)"
 }
 
 print_table() {
@@ -240,8 +245,9 @@ for k, name in (("rss_kib_idle", "idle, after start"),
                 ("rss_kib_after_release", "after closing them"),
                 ("rss_kib_end", "at the end of the run")):
     print("  %-46s %10s" % (name, fmt(r.get(k))))
-if "tcp_active_while_holding" in r:
-    print("  %-46s %10s" % ("tcp_active while holding", fmt(r["tcp_active_while_holding"])))
+for k in ("tcp_active_while_holding", "tcp_active_after_release"):
+    if k in r:
+        print("  %-46s %10s" % (k.replace("_", " ", 1).replace("_", " "), fmt(r[k])))
 print()
 if sys.argv[1]:
     with open(sys.argv[1], "w") as f:
@@ -251,6 +257,7 @@ EOF
 
 harness_up
 start_iperf_server
+start_httpd
 write_proxychains_conf
 
 log "== without tunnel: proxychains4 -> dante $NET_V4:$PROXY_PORT =="
