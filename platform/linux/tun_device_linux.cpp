@@ -191,6 +191,12 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
         "cannot set MTU " + std::to_string(options.mtu) + " on " + name + ": " + errno_text(errno);
     return nullptr;
   }
+  // The kernel queues packets for us here while we are busy; the default 500 overflows under
+  // many parallel flows at small MTUs and turns into retransmissions.
+  ifreq queue_request{};
+  std::strncpy(queue_request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  queue_request.ifr_qlen = kTransmitQueueLength;
+  ::ioctl(sock.get(), SIOCSIFTXQLEN, &queue_request);  // best effort: a default queue works too
   if (options.ipv4 && !configure_ipv4(sock.get(), name, *options.ipv4, error)) return nullptr;
   if (options.ipv6 && !configure_ipv6(name, *options.ipv6, error)) return nullptr;
 
