@@ -19,6 +19,8 @@
 namespace t2s::platform {
 namespace {
 
+constexpr int kTransmitQueueLength = 4096;
+
 std::string errno_text(int code) {
   return std::strerror(code);
 }
