@@ -2,6 +2,7 @@
 #include "app/config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 
 namespace t2s::app {
@@ -19,6 +20,10 @@ constexpr int kMaxMtu = 65535;
 constexpr double kDefaultIdleTimeout = 7440;
 constexpr double kDefaultConnectTimeout = 10;
 constexpr double kDefaultUdpTimeout = 60;
+// Inside 198.18.0.0/15 (reserved for benchmarking, RFC 2544) but clear of the device's
+// default 198.18.0.1; the IPv6 pool is a ULA /64 next to the device's default one.
+constexpr const char* kDefaultFakeRange = "198.19.0.0/16";
+constexpr const char* kDefaultFakeRange6 = "fdfe:dcba:9877::/64";
 // Each flow holds a TCP control connection and a UDP socket towards the proxy.
 constexpr int kDefaultMaxUdpFlows = 1024;
 
@@ -34,6 +39,58 @@ std::optional<int> parse_fd_device(const std::string& device, std::string& error
     return std::nullopt;
   }
   return fd;
+}
+
+bool contains(const net::Cidr& range, const net::IpAddress& address) {
+  if (range.address.family != address.family) return false;
+  int bits = range.prefix_length;
+  for (size_t i = 0; i < address.size() && bits > 0; ++i, bits -= 8) {
+    uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
+    if ((range.address.bytes[i] & mask) != (address.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+// "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 address.
+std::optional<net::Endpoint> parse_endpoint(const std::string& text, uint16_t default_port,
+                                            std::string& error) {
+  std::string host = text;
+  std::string port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) {
+      error = "'" + text + "': missing ']'";
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') {
+        error = "'" + text + "': expected ':' after ']'";
+        return std::nullopt;
+      }
+      port_text = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    host = text.substr(0, text.find(':'));
+    port_text = text.substr(text.find(':') + 1);
+  }
+  auto address = net::IpAddress::parse(host);
+  if (!address) {
+    error = "'" + text + "': " + address.error();
+    return std::nullopt;
+  }
+  uint16_t port = default_port;
+  if (!port_text.empty() || text.back() == ':') {
+    int number = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), number);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || number < 1 ||
+        number > 65535) {
+      error = "'" + text + "': port must be 1..65535";
+      return std::nullopt;
+    }
+    port = static_cast<uint16_t>(number);
+  }
+  return net::Endpoint{address.value(), port};
 }
 
 }  // namespace
@@ -58,6 +115,11 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   double udp_timeout = kDefaultUdpTimeout;
   int max_udp_flows = kDefaultMaxUdpFlows;
   std::string icmp = "reply";
+  std::string dns = "udp";
+  std::vector<std::string> dns_addresses;
+  std::string dns_upstream;
+  std::string fake_range = kDefaultFakeRange;
+  std::string fake_range6 = kDefaultFakeRange6;
 
   cli.add_option("--proxy", proxy,
                  "Upstream proxy: socks5://[user:password@]host:port; IPv6 hosts in brackets, "
@@ -137,6 +199,47 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
         }
         return std::string();
       });
+  cli.add_option("--dns", dns,
+                 "DNS handling: 'udp' relays queries like any UDP; 'fake' answers A/AAAA from a "
+                 "pool of fake addresses and sends connections to them by name (no DNS leaves in "
+                 "the clear; works without proxy UDP); 'tcp' forwards every query as DNS over "
+                 "TCP through the proxy")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value == "udp" || value == "fake" || value == "tcp"
+                   ? std::string()
+                   : "'" + value + "': use udp, fake or tcp";
+      });
+  cli.add_option("--dns-address", dns_addresses,
+                 "Only queries to this address are taken by --dns fake/tcp (repeatable; default: "
+                 "port 53 of any address)")
+      ->check([](const std::string& value) {
+        auto parsed = net::IpAddress::parse(value);
+        return parsed ? std::string() : "'" + value + "': " + parsed.error();
+      });
+  cli.add_option("--dns-upstream", dns_upstream,
+                 "Resolver for forwarded queries, ADDR or ADDR:PORT ([v6]:PORT); default: the "
+                 "address each query was sent to")
+      ->check([](const std::string& value) {
+        std::string error;
+        return parse_endpoint(value, 53, error) ? std::string() : error;
+      });
+  cli.add_option("--fake-ip-range", fake_range, "IPv4 pool for --dns fake")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        auto parsed = net::Cidr::parse(value, net::Family::kIpv4);
+        if (!parsed) return parsed.error();
+        return parsed->prefix_length > 30 ? "'" + value + "': prefix must be /30 or shorter"
+                                          : std::string();
+      });
+  cli.add_option("--fake-ip6-range", fake_range6, "IPv6 pool for --dns fake")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        auto parsed = net::Cidr::parse(value, net::Family::kIpv6);
+        if (!parsed) return parsed.error();
+        return parsed->prefix_length > 120 ? "'" + value + "': prefix must be /120 or shorter"
+                                           : std::string();
+      });
   cli.add_option("--icmp", icmp,
                  "ICMP echo requests (ping) to any address: 'reply' answers them locally, "
                  "'drop' drops them")
@@ -193,6 +296,22 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   config.udp_timeout_s = udp_timeout;
   config.max_udp_flows = max_udp_flows;
   config.icmp_reply = icmp == "reply";
+  config.dns = dns == "fake"  ? Config::Dns::kFake
+               : dns == "tcp" ? Config::Dns::kTcp
+                              : Config::Dns::kUdp;
+  for (const auto& text : dns_addresses)
+    config.dns_addresses.push_back(net::IpAddress::parse(text).value());
+  if (!dns_upstream.empty()) {
+    std::string error;
+    config.dns_upstream = parse_endpoint(dns_upstream, 53, error);
+  }
+  config.fake_ip_range = net::Cidr::parse(fake_range, net::Family::kIpv4).value();
+  config.fake_ip6_range = net::Cidr::parse(fake_range6, net::Family::kIpv6).value();
+  if (config.dns == Config::Dns::kFake && contains(config.fake_ip_range, config.ipv4.address)) {
+    return fail("--fake-ip-range: " + config.fake_ip_range.to_string() +
+                " contains the device's own address " + config.ipv4.address.to_string() +
+                " (--address); pick a range beside it");
+  }
   result.run = true;
   return result;
 }

@@ -25,6 +25,12 @@ struct Config {
   double udp_timeout_s = 0;
   int max_udp_flows = 0;
   bool icmp_reply = true;  // answer pings locally
+
+  enum class Dns { kUdp, kFake, kTcp } dns = Dns::kUdp;
+  std::vector<net::IpAddress> dns_addresses;  // empty: port 53 of any address
+  std::optional<net::Endpoint> dns_upstream;  // empty: the address the app asked
+  net::Cidr fake_ip_range;
+  net::Cidr fake_ip6_range;
 };
 
 struct CommandLine {

@@ -113,6 +113,7 @@ class Tunnel {
     // Stopped: reset every session, close our handles, let the close callbacks run.
     relay_->shutdown();
     final_relay_counters_ = relay_->counters();
+    final_dns_counters_ = relay_->dns().counters();
     relay_.reset();
     if (poll_ != nullptr) close_and_free(poll_);
     if (timer_ != nullptr) close_and_free(timer_);
@@ -158,6 +159,8 @@ class Tunnel {
   void log_counters() {
     const relay::RelayCounters& r = relay_ ? relay_->counters() : final_relay_counters_;
     const stack::StackCounters& s = stack_->counters();
+    const relay::DnsCounters& d = relay_ ? relay_->dns().counters() : final_dns_counters_;
+    size_t dns_pool_size = relay_ ? relay_->dns().pool_size() : 0;
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "
         "bytes_down={} udp_flows_opened={} udp_flows_active={} udp_flows_failed={} "
@@ -166,14 +169,16 @@ class Tunnel {
         "udp_dropped_fragmented={} udp_dropped_unroutable={} udp_dropped_queue_full={} "
         "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
         "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
-        "syns_refused={}",
+        "syns_refused={} dns_answered_from_pool={} dns_forwarded={} dns_answered_upstream={} "
+        "dns_failed={} dns_pool_size={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.bytes_up, r.bytes_down,
         r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed, r.udp_flows_expired,
         r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down, r.udp_bytes_up,
         r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed, r.udp_dropped_fragmented,
         r.udp_dropped_unroutable, r.udp_dropped_queue_full, r.udp_dropped_send_failed,
         s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out, s.packets_malformed,
-        s.packets_not_handled, s.packets_out_dropped, s.syns_refused);
+        s.packets_not_handled, s.packets_out_dropped, s.syns_refused, d.answered_from_pool,
+        d.forwarded, d.answered_upstream, d.failed, dns_pool_size);
   }
 
   const Config& config_;
@@ -186,6 +191,7 @@ class Tunnel {
   uv_timer_t* timer_ = nullptr;
   std::vector<uv_signal_t*> signals_;
   relay::RelayCounters final_relay_counters_;
+  relay::DnsCounters final_dns_counters_;
 };
 
 // Every relayed connection holds a socket, and every UDP flow two: lift the soft descriptor
@@ -228,6 +234,14 @@ int run_tunnel(const Config& config) {
   relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
   relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);
   relay_options.max_udp_flows = static_cast<size_t>(config.max_udp_flows);
+  relay::DnsOptions& dns = relay_options.dns;
+  dns.mode = config.dns == Config::Dns::kFake  ? relay::DnsMode::kFake
+             : config.dns == Config::Dns::kTcp ? relay::DnsMode::kTcp
+                                               : relay::DnsMode::kUdp;
+  dns.intercept = config.dns_addresses;
+  dns.upstream = config.dns_upstream;
+  dns.fake_ipv4 = config.fake_ip_range;
+  dns.fake_ipv6 = config.fake_ip6_range;
 
   platform::TunOptions tun_options;
   tun_options.name = config.device_name;

@@ -31,7 +31,8 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
       read_buffer_(kProxyReadBufferSize),
       sweep_timer_(new uv_timer_t{}),
       reap_timer_(new uv_timer_t{}),
-      udp_send_buffer_(kUdpSendBufferSize) {
+      udp_send_buffer_(kUdpSendBufferSize),
+      dns_(std::make_unique<DnsService>(*this, options_.dns)) {
   uv_timer_init(loop_, sweep_timer_);
   uv_timer_init(loop_, reap_timer_);
   sweep_timer_->data = this;
@@ -47,15 +48,28 @@ Relay::~Relay() {
   shutdown();
   retired_.clear();
   retired_udp_.clear();
+  dns_.reset();
   close_timer(sweep_timer_);
   close_timer(reap_timer_);
 }
 
 void Relay::on_tcp_request(const stack::TcpRequest& request) {
-  auto session = std::make_unique<TcpSession>(*this, request);
+  ++counters_.tcp_opened;
+  // With --dns fake, a pool address stands for a name: the proxy gets the name.
+  socks5::Destination destination = request.destination;
+  bool unknown = false;
+  if (auto name = dns_->resolve(request.destination, unknown)) {
+    destination = *name;
+  } else if (unknown) {
+    ++counters_.tcp_failed;
+    log::debug("tcp {} -> {}: fake address with no name (expired, or from before a restart)",
+               request.app.to_string(), request.destination.to_string());
+    stack_->refuse(request.id);
+    return;
+  }
+  auto session = std::make_unique<TcpSession>(*this, request, destination);
   TcpSession* raw = session.get();
   sessions_.emplace(request.id, std::move(session));
-  ++counters_.tcp_opened;
   ++counters_.tcp_active;
   raw->start();
 }
@@ -97,6 +111,7 @@ void Relay::on_udp_packet(std::span<const uint8_t> packet) {
     log::trace("udp: dropped a packet from the app: {}", view.error());
     return;
   }
+  if (dns_->handle(view.value())) return;
   auto found = udp_flows_.find(view->source);
   if (found == udp_flows_.end()) {
     if (uv_now(loop_) < udp_unavailable_until_ms_) {
@@ -153,6 +168,7 @@ void Relay::sweep() {
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->check_deadline(now);
+  dns_->sweep(now);
   // The LRU list is ordered by activity: expired flows are all at its front.
   while (!udp_lru_.empty() &&
          now - udp_lru_.front()->last_activity_ms() >= options_.udp_timeout_ms) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "relay/dns_service.h"
 #include "socks5/connector.h"
 #include "stack/stack.h"
 
@@ -26,6 +27,7 @@ struct RelayOptions {
   uint64_t idle_timeout_ms = 7'440'000;
   uint64_t udp_timeout_ms = 60'000;
   size_t max_udp_flows = 1024;
+  DnsOptions dns;
 };
 
 struct RelayCounters {
@@ -73,6 +75,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void shutdown();
 
   const RelayCounters& counters() const { return counters_; }
+  DnsService& dns() { return *dns_; }
   RelayCounters& mutable_counters() { return counters_; }
   uv_loop_t* loop() const { return loop_; }
   const RelayOptions& options() const { return options_; }
@@ -114,6 +117,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   std::list<UdpSession*> udp_lru_;  // front = least recently active
   std::vector<std::unique_ptr<UdpSession>> retired_udp_;
   std::vector<uint8_t> udp_send_buffer_;
+  std::unique_ptr<DnsService> dns_;
   uint64_t udp_unavailable_until_ms_ = 0;
   std::string last_failure_;
   uint64_t last_failure_ms_ = 0;

@@ -26,10 +26,20 @@ constexpr size_t kInlineParts = 16;
 
 }  // namespace
 
-TcpSession::TcpSession(Relay& relay, const stack::TcpRequest& request)
-    : relay_(relay), request_(request) {}
+TcpSession::TcpSession(Relay& relay, const stack::TcpRequest& request,
+                       socks5::Destination destination)
+    : relay_(relay), request_(request), proxy_destination_(std::move(destination)) {
+  // A fake-IP mapping in use must outlive the pool's eviction.
+  if (std::holds_alternative<socks5::DomainEndpoint>(proxy_destination_)) {
+    relay_.dns().hold(request_.destination.address);
+  }
+}
 
-TcpSession::~TcpSession() = default;
+TcpSession::~TcpSession() {
+  if (std::holds_alternative<socks5::DomainEndpoint>(proxy_destination_)) {
+    relay_.dns().release(request_.destination.address);
+  }
+}
 
 uint64_t TcpSession::now() const {
   return uv_now(relay_.loop());
@@ -40,7 +50,7 @@ void TcpSession::start() {
   log::debug("tcp {} -> {}: connecting through proxy", request_.app.to_string(),
              request_.destination.to_string());
   connector_ = std::make_unique<socks5::Connector>(
-      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, request_.destination,
+      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, proxy_destination_,
       [this](const socks5::ConnectOutcome& outcome) { on_proxy_ready(outcome); });
 }
 

@@ -22,7 +22,9 @@ class Relay;
 
 class TcpSession final : public stack::TcpConnectionHandler {
  public:
-  TcpSession(Relay& relay, const stack::TcpRequest& request);
+  // `destination` is what the proxy is asked for: the address the app dialled, or the name
+  // behind it when that was a fake-IP pool address.
+  TcpSession(Relay& relay, const stack::TcpRequest& request, socks5::Destination destination);
   ~TcpSession();
   TcpSession(const TcpSession&) = delete;
   TcpSession& operator=(const TcpSession&) = delete;
@@ -59,6 +61,7 @@ class TcpSession final : public stack::TcpConnectionHandler {
 
   Relay& relay_;
   stack::TcpRequest request_;
+  socks5::Destination proxy_destination_;
   std::unique_ptr<socks5::Connector> connector_;  // while asking the proxy
   std::unique_ptr<io::TcpSocket> proxy_;          // once the proxy has connected
   std::unique_ptr<stack::TcpConnection> app_;     // once the app has completed its handshake

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "log/log.h"
@@ -59,6 +60,7 @@ UdpSession::UdpSession(Relay& relay, const net::Endpoint& app) : relay_(relay), 
 
 UdpSession::~UdpSession() {
   if (udp_ != nullptr) close_udp(udp_);
+  for (const auto& address : held_fake_) relay_.dns().release(address);
 }
 
 void UdpSession::touch() {
@@ -162,8 +164,22 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
 }
 
 void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint8_t> payload) {
+  // A fake-IP destination goes to the proxy by name.
+  socks5::Destination target = destination;
+  bool unknown = false;
+  if (auto name = relay_.dns().resolve(destination, unknown)) {
+    target = *name;
+    last_fake_destination_ = destination;
+    if (std::find(held_fake_.begin(), held_fake_.end(), destination.address) == held_fake_.end()) {
+      held_fake_.push_back(destination.address);
+      relay_.dns().hold(destination.address);
+    }
+  } else if (unknown) {
+    ++relay_.mutable_counters().udp_dropped_unroutable;
+    return;
+  }
   std::span<uint8_t> buffer = relay_.udp_send_buffer();
-  size_t header = socks5::write_udp_header(destination, buffer);
+  size_t header = socks5::write_udp_header(target, buffer);
   if (header == 0 || header + payload.size() > buffer.size()) {
     ++relay_.mutable_counters().udp_dropped_malformed;
     return;
@@ -205,6 +221,12 @@ void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
     return;
   }
   const auto* remote = std::get_if<net::Endpoint>(&header.value.address);
+  // Answers to a name we sent by fake IP come from its real address: show the fake one.
+  if (last_fake_destination_ &&
+      (remote == nullptr ||
+       (remote->port == last_fake_destination_->port && !relay_.dns().is_fake(remote->address)))) {
+    remote = &*last_fake_destination_;
+  }
   if (remote == nullptr || remote->address.family != app_.address.family) {
     ++counters.udp_dropped_unroutable;  // a name, or another IP family than the app's
     return;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "io/tcp_socket.h"
@@ -69,6 +70,10 @@ class UdpSession {
   size_t queued_bytes_ = 0;
   uint64_t last_activity_ms_ = 0;
   uint32_t next_packet_id_ = 0;
+  // Fake-IP destinations this flow sent to (held in the pool while the flow lives), and the
+  // last one: the proxy answers from the real address, which the app never saw.
+  std::vector<net::IpAddress> held_fake_;
+  std::optional<net::Endpoint> last_fake_destination_;
   bool ended_ = false;
 };
 

@@ -46,6 +46,44 @@ TEST(ConfigTest, AcceptsEveryFlag) {
   EXPECT_DOUBLE_EQ(config.tcp_idle_timeout_s, 60);
 }
 
+TEST(ConfigTest, UdpDnsAndIcmpFlags) {
+  CommandLine defaults = parse({});
+  ASSERT_TRUE(defaults.run) << defaults.message;
+  EXPECT_DOUBLE_EQ(defaults.config.udp_timeout_s, 60);
+  EXPECT_EQ(defaults.config.max_udp_flows, 1024);
+  EXPECT_TRUE(defaults.config.icmp_reply);
+  EXPECT_EQ(defaults.config.dns, Config::Dns::kUdp);
+  EXPECT_EQ(defaults.config.fake_ip_range.to_string(), "198.19.0.0/16");
+
+  CommandLine result =
+      parse({"--udp-timeout", "5", "--max-udp-flows", "10", "--icmp", "drop", "--dns", "fake",
+             "--dns-address", "192.0.2.53", "--dns-address", "2001:db8::53", "--dns-upstream",
+             "[2001:db8::1]:5353", "--fake-ip-range", "198.18.128.0/17"});
+  ASSERT_TRUE(result.run) << result.message;
+  const Config& config = result.config;
+  EXPECT_DOUBLE_EQ(config.udp_timeout_s, 5);
+  EXPECT_EQ(config.max_udp_flows, 10);
+  EXPECT_FALSE(config.icmp_reply);
+  EXPECT_EQ(config.dns, Config::Dns::kFake);
+  ASSERT_EQ(config.dns_addresses.size(), 2u);
+  EXPECT_EQ(config.dns_addresses[1].to_string(), "2001:db8::53");
+  ASSERT_TRUE(config.dns_upstream.has_value());
+  EXPECT_EQ(config.dns_upstream->to_string(), "[2001:db8::1]:5353");
+  EXPECT_EQ(config.fake_ip_range.to_string(), "198.18.128.0/17");
+}
+
+TEST(ConfigTest, DnsUpstreamForms) {
+  for (auto [text, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"192.0.2.1", "192.0.2.1:53"},
+                                                        {"192.0.2.1:5300", "192.0.2.1:5300"},
+                                                        {"2001:db8::1", "[2001:db8::1]:53"},
+                                                        {"[2001:db8::1]", "[2001:db8::1]:53"}}) {
+    CommandLine result = parse({"--dns", "tcp", "--dns-upstream", text});
+    ASSERT_TRUE(result.run) << text << ": " << result.message;
+    EXPECT_EQ(result.config.dns_upstream->to_string(), expected);
+  }
+}
+
 TEST(ConfigTest, DeviceFdForm) {
   CommandLine result = parse({"--device", "fd://7"});
   ASSERT_TRUE(result.run) << result.message;
@@ -89,7 +127,15 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{{"--tcp-idle-timeout", "-5"}, "--tcp-idle-timeout"},
                       BadFlag{{"--device", "fd://x"}, "--device"},
                       BadFlag{{"--device", "this-name-is-far-too-long"}, "--device"},
-                      BadFlag{{"--no-such-flag"}, "no-such-flag"}));
+                      BadFlag{{"--no-such-flag"}, "no-such-flag"},
+                      BadFlag{{"--udp-timeout", "0"}, "--udp-timeout"},
+                      BadFlag{{"--max-udp-flows", "0"}, "--max-udp-flows"},
+                      BadFlag{{"--icmp", "echo"}, "--icmp"}, BadFlag{{"--dns", "doh"}, "--dns"},
+                      BadFlag{{"--dns-address", "example.com"}, "--dns-address"},
+                      BadFlag{{"--dns-upstream", "192.0.2.1:99999"}, "--dns-upstream"},
+                      BadFlag{{"--fake-ip-range", "198.19.0.0/31"}, "--fake-ip-range"},
+                      BadFlag{{"--dns", "fake", "--fake-ip-range", "198.18.0.0/16"},
+                              "--fake-ip-range"}));
 
 TEST(ConfigTest, ErrorsNeverShowThePassword) {
   CommandLine result = parse({"--proxy", "socks5://bob:hunter2@host"});
