@@ -31,12 +31,15 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
       read_buffer_(kProxyReadBufferSize),
       sweep_timer_(new uv_timer_t{}),
       reap_timer_(new uv_timer_t{}),
+      flush_check_(new uv_check_t{}),
       udp_send_buffer_(kUdpSendBufferSize),
       dns_(std::make_unique<DnsService>(*this, options_.dns)) {
   uv_timer_init(loop_, sweep_timer_);
   uv_timer_init(loop_, reap_timer_);
   sweep_timer_->data = this;
   reap_timer_->data = this;
+  uv_check_init(loop_, flush_check_);
+  flush_check_->data = this;
   uv_timer_start(
       sweep_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->sweep(); },
       kSweepIntervalMs, kSweepIntervalMs);
@@ -51,6 +54,8 @@ Relay::~Relay() {
   dns_.reset();
   close_timer(sweep_timer_);
   close_timer(reap_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(flush_check_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); });
 }
 
 void Relay::on_tcp_request(const stack::TcpRequest& request) {
@@ -84,6 +89,7 @@ bool Relay::on_tcp_accept(uint64_t request_id, std::unique_ptr<stack::TcpConnect
 void Relay::retire(TcpSession* session, uint64_t request_id) {
   auto found = sessions_.find(request_id);
   if (found == sessions_.end() || found->second.get() != session) return;
+  std::erase(to_flush_, session);
   retired_.push_back(std::move(found->second));
   sessions_.erase(found);
   --counters_.tcp_active;
@@ -91,6 +97,22 @@ void Relay::retire(TcpSession* session, uint64_t request_id) {
     uv_timer_start(
         reap_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->reap(); }, 0, 0);
   }
+}
+
+void Relay::schedule_flush(TcpSession* session) {
+  to_flush_.push_back(session);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_check_))) {
+    uv_check_start(flush_check_,
+                   [](uv_check_t* check) { static_cast<Relay*>(check->data)->flush(); });
+  }
+}
+
+// Every session in to_flush_ is alive: retire() takes a session off the list.
+void Relay::flush() {
+  std::vector<TcpSession*> sessions;
+  sessions.swap(to_flush_);
+  for (TcpSession* session : sessions) session->flush_to_proxy();
+  if (to_flush_.empty()) uv_check_stop(flush_check_);
 }
 
 void Relay::reap() {
@@ -182,6 +204,7 @@ void Relay::shutdown() {
   std::vector<TcpSession*> all;
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
+  to_flush_.clear();
   for (TcpSession* session : all) session->abort();
   while (!udp_lru_.empty()) udp_lru_.front()->close();
   retired_.clear();

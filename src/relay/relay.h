@@ -82,6 +82,10 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   // One buffer for all proxy reads: a read is passed on to lwIP before the next one starts.
   std::span<uint8_t> read_buffer() { return read_buffer_; }
 
+  // A session received data from the app: flush it to the proxy once this loop turn's input
+  // is processed (one write for many segments).
+  void schedule_flush(TcpSession* session);
+
   // Called by a session that has ended; it is destroyed on a later loop turn.
   void retire(TcpSession* session, uint64_t request_id);
   // Logs a proxy failure; repeats of the same reason within a few seconds go to debug level.
@@ -99,6 +103,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
  private:
   void sweep();
   void reap();
+  void flush();
 
   uv_loop_t* loop_;
   stack::Stack* stack_ = nullptr;
@@ -110,6 +115,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   std::vector<uint8_t> read_buffer_;
   uv_timer_t* sweep_timer_;  // handles are freed in their close callbacks
   uv_timer_t* reap_timer_;
+  uv_check_t* flush_check_;  // runs after each loop turn's I/O while sessions wait
+  std::vector<TcpSession*> to_flush_;
   struct EndpointHash {
     size_t operator()(const net::Endpoint& endpoint) const;
   };

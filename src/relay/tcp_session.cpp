@@ -14,15 +14,13 @@ namespace {
 // bytes, and only then is the app's window opened by that many bytes.
 struct ProxyWrite {
   uv_write_t request{};
-  stack::ReceivedData data;
+  std::vector<stack::ReceivedData> chains;
   size_t bytes = 0;
 };
 
 struct ProxyShutdown {
   uv_shutdown_t request{};
 };
-
-constexpr size_t kInlineParts = 16;
 
 }  // namespace
 
@@ -92,41 +90,40 @@ void TcpSession::on_accepted(std::unique_ptr<stack::TcpConnection> app) {
 
 void TcpSession::on_tcp_data(stack::ReceivedData data) {
   last_activity_ms_ = now();
-  send_to_proxy(std::move(data));
+  // Segments that arrive in one loop turn go to the proxy in one write (see flush_to_proxy).
+  outgoing_.push_back(std::move(data));
+  if (outgoing_.size() == 1) relay_.schedule_flush(this);
 }
 
-void TcpSession::send_to_proxy(stack::ReceivedData data) {
+void TcpSession::flush_to_proxy() {
+  if (ended_ || outgoing_.empty()) return;
   auto* write = new ProxyWrite{};
-  write->bytes = data.size();
-  write->data = std::move(data);
+  write->chains = std::move(outgoing_);
+  outgoing_.clear();
 
-  std::span<const uint8_t> inline_parts[kInlineParts];
-  std::vector<std::span<const uint8_t>> many_parts;
-  std::span<std::span<const uint8_t>> parts(inline_parts);
-  if (write->data.part_count() > kInlineParts) {
-    many_parts.resize(write->data.part_count());
-    parts = many_parts;
+  size_t part_count = 0;
+  for (const auto& chain : write->chains) {
+    write->bytes += chain.size();
+    part_count += chain.part_count();
   }
-  size_t count = write->data.parts(parts);
-  uv_buf_t inline_bufs[kInlineParts];
-  std::vector<uv_buf_t> many_bufs;
-  uv_buf_t* bufs = inline_bufs;
-  if (count > kInlineParts) {
-    many_bufs.resize(count);
-    bufs = many_bufs.data();
+  std::vector<std::span<const uint8_t>> parts(part_count);
+  size_t filled = 0;
+  for (const auto& chain : write->chains) {
+    filled += chain.parts(std::span(parts).subspan(filled));
   }
-  for (size_t i = 0; i < count; ++i) {
+  std::vector<uv_buf_t> bufs(filled);
+  for (size_t i = 0; i < filled; ++i) {
     // libuv only reads from these buffers; its API is not const-correct.
     bufs[i] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(parts[i].data())),
                           static_cast<unsigned>(parts[i].size()));
   }
   bytes_in_flight_ += write->bytes;
-  int rc = uv_write(&write->request, proxy_->stream(), bufs, static_cast<unsigned>(count),
-                    [](uv_write_t* request, int status) {
+  int rc = uv_write(&write->request, proxy_->stream(), bufs.data(),
+                    static_cast<unsigned>(bufs.size()), [](uv_write_t* request, int status) {
                       auto* done = reinterpret_cast<ProxyWrite*>(request);
                       auto* self = io::TcpSocket::owner_of<TcpSession>(request->handle);
                       size_t bytes = done->bytes;
-                      delete done;  // frees the chain
+                      delete done;  // frees the chains
                       if (self != nullptr) self->on_proxy_write_done(bytes, status);
                     });
   if (rc != 0) {
@@ -158,7 +155,9 @@ void TcpSession::on_tcp_fin() {
 }
 
 void TcpSession::maybe_shutdown_proxy() {
-  if (!app_fin_ || proxy_shutdown_requested_ || bytes_in_flight_ != 0) return;
+  if (!app_fin_ || proxy_shutdown_requested_ || bytes_in_flight_ != 0 || !outgoing_.empty()) {
+    return;
+  }
   proxy_shutdown_requested_ = true;
   auto* request = new ProxyShutdown{};
   int rc = uv_shutdown(&request->request, proxy_->stream(), [](uv_shutdown_t* req, int) {

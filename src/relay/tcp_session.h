@@ -36,6 +36,9 @@ class TcpSession final : public stack::TcpConnectionHandler {
   void check_deadline(uint64_t now_ms);
   // Resets both sides (shutdown of the whole tunnel).
   void abort();
+  // Writes everything received from the app since the last flush to the proxy in one go;
+  // the relay calls it once per loop turn for sessions that received data.
+  void flush_to_proxy();
 
   // stack::TcpConnectionHandler
   void on_tcp_data(stack::ReceivedData data) override;
@@ -45,7 +48,6 @@ class TcpSession final : public stack::TcpConnectionHandler {
 
  private:
   void on_proxy_ready(const socks5::ConnectOutcome& outcome);
-  void send_to_proxy(stack::ReceivedData data);
   void on_proxy_write_done(size_t bytes, int status);
   void maybe_shutdown_proxy();
   void start_proxy_reads();
@@ -69,6 +71,7 @@ class TcpSession final : public stack::TcpConnectionHandler {
   uint64_t last_activity_ms_ = 0;
 
   // App -> proxy.
+  std::vector<stack::ReceivedData> outgoing_;  // received this loop turn, not yet written
   size_t bytes_in_flight_ = 0;
   bool app_fin_ = false;
   bool proxy_shutdown_requested_ = false;
