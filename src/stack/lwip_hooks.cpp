@@ -246,6 +246,12 @@ pbuf* reassemble_ipv6(LwipState& state, pbuf* packet, uint16_t offset) {
   pbuf_remove_header(packet, offset);
   pbuf* whole = ip6_reass(packet);
   clear_ip_data();
+  if (whole != nullptr) {
+    // lwIP 2.1.3 on 64-bit hosts (IPV6_FRAG_COPYHEADER with IPV6_FRAG_REQROOM > 0) sets the
+    // reassembled payload length 8 bytes short; the chain itself is complete, so take it.
+    IP6H_PLEN_SET(static_cast<ip6_hdr*>(whole->payload),
+                  static_cast<u16_t>(whole->tot_len - IP6_HLEN));
+  }
   return whole;
 }
 
