@@ -8,6 +8,8 @@ cmake_args=(-DT2S_WERROR=ON)
 if [[ "${T2S_SANITIZE:-0}" == 1 ]]; then
   export T2S_BUILD_DIR="${T2S_BUILD_DIR:-$repo_dir/build-asan}"
   cmake_args+=(-DT2S_SANITIZE=ON)
+  # lwIP links IPv4 fragments through pointers at unaligned addresses (see tools/fuzz.sh).
+  export LSAN_OPTIONS="use_unaligned=1${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
 build_dir="${T2S_BUILD_DIR:-$repo_dir/build}"
 "$repo_dir/tools/build.sh" "${cmake_args[@]}"
