@@ -162,7 +162,8 @@ class Tunnel {
     const relay::DnsCounters& d = relay_ ? relay_->dns().counters() : final_dns_counters_;
     size_t dns_pool_size = relay_ ? relay_->dns().pool_size() : 0;
     log::info(
-        "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} bytes_up={} "
+        "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} tcp_over_limit={} "
+        "bytes_up={} "
         "bytes_down={} udp_flows_opened={} udp_flows_active={} udp_flows_failed={} "
         "udp_flows_expired={} udp_flows_evicted={} udp_datagrams_up={} udp_datagrams_down={} "
         "udp_bytes_up={} udp_bytes_down={} udp_refused={} udp_dropped_malformed={} "
@@ -171,14 +172,14 @@ class Tunnel {
         "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
         "syns_refused={} dns_answered_from_pool={} dns_forwarded={} dns_answered_upstream={} "
         "dns_failed={} dns_pool_size={}",
-        r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.bytes_up, r.bytes_down,
-        r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed, r.udp_flows_expired,
-        r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down, r.udp_bytes_up,
-        r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed, r.udp_dropped_fragmented,
-        r.udp_dropped_unroutable, r.udp_dropped_queue_full, r.udp_dropped_send_failed,
-        s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out, s.packets_malformed,
-        s.packets_not_handled, s.packets_out_dropped, s.syns_refused, d.answered_from_pool,
-        d.forwarded, d.answered_upstream, d.failed, dns_pool_size);
+        r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.tcp_over_limit, r.bytes_up,
+        r.bytes_down, r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed,
+        r.udp_flows_expired, r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down,
+        r.udp_bytes_up, r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed,
+        r.udp_dropped_fragmented, r.udp_dropped_unroutable, r.udp_dropped_queue_full,
+        r.udp_dropped_send_failed, s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out,
+        s.packets_malformed, s.packets_not_handled, s.packets_out_dropped, s.syns_refused,
+        d.answered_from_pool, d.forwarded, d.answered_upstream, d.failed, dns_pool_size);
   }
 
   const Config& config_;

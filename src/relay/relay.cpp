@@ -60,6 +60,14 @@ Relay::~Relay() {
 
 void Relay::on_tcp_request(const stack::TcpRequest& request) {
   ++counters_.tcp_opened;
+  if (options_.max_connections != 0 && sessions_.size() >= options_.max_connections) {
+    ++counters_.tcp_over_limit;
+    warn_rate_limited("connection limit reached (--max-connections " +
+                      std::to_string(options_.max_connections) +
+                      "): refusing new connections until some close");
+    stack_->refuse(request.id);
+    return;
+  }
   // With --dns fake, a pool address stands for a name: the proxy gets the name.
   socks5::Destination destination = request.destination;
   bool unknown = false;
@@ -213,19 +221,23 @@ void Relay::shutdown() {
 }
 
 void Relay::report_proxy_failure(const std::string& reason) {
+  warn_rate_limited(reason + " (proxy " + options_.proxy.display_name + ")");
+}
+
+void Relay::warn_rate_limited(const std::string& message) {
   uint64_t now = uv_now(loop_);
-  if (reason == last_failure_ && now - last_failure_ms_ < kRepeatFailureWindowMs) {
+  if (message == last_failure_ && now - last_failure_ms_ < kRepeatFailureWindowMs) {
     ++suppressed_failures_;
-    log::debug("proxy failure (repeat): {}", reason);
+    log::debug("repeated: {}", message);
     return;
   }
   if (suppressed_failures_ > 0) {
-    log::warn("proxy failure repeated {} more times: {}", suppressed_failures_, last_failure_);
+    log::warn("repeated {} more times: {}", suppressed_failures_, last_failure_);
   }
   suppressed_failures_ = 0;
-  last_failure_ = reason;
+  last_failure_ = message;
   last_failure_ms_ = now;
-  log::warn("{} (proxy {})", reason, options_.proxy.display_name);
+  log::warn("{}", message);
 }
 
 }  // namespace t2s::relay

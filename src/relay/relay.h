@@ -27,16 +27,18 @@ struct RelayOptions {
   uint64_t idle_timeout_ms = 7'440'000;
   uint64_t udp_timeout_ms = 60'000;
   size_t max_udp_flows = 1024;
+  size_t max_connections = 0;  // TCP sessions at once; 0 = no limit
   DnsOptions dns;
 };
 
 struct RelayCounters {
   uint64_t tcp_opened = 0;  // connection attempts (SYNs) from apps
   uint64_t tcp_active = 0;
-  uint64_t tcp_failed = 0;  // the proxy could not give us the connection
-  uint64_t tcp_reset = 0;   // ended by a reset or timeout after being established
-  uint64_t bytes_up = 0;    // app -> proxy
-  uint64_t bytes_down = 0;  // proxy -> app
+  uint64_t tcp_failed = 0;      // the proxy could not give us the connection
+  uint64_t tcp_reset = 0;       // ended by a reset or timeout after being established
+  uint64_t tcp_over_limit = 0;  // refused because --max-connections sessions were open
+  uint64_t bytes_up = 0;        // app -> proxy
+  uint64_t bytes_down = 0;      // proxy -> app
 
   uint64_t udp_flows_opened = 0;
   uint64_t udp_flows_active = 0;
@@ -90,6 +92,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void retire(TcpSession* session, uint64_t request_id);
   // Logs a proxy failure; repeats of the same reason within a few seconds go to debug level.
   void report_proxy_failure(const std::string& reason);
+  // Logs a warning; the same message again within a few seconds goes to debug level.
+  void warn_rate_limited(const std::string& message);
 
   // UDP flows: retire like TCP sessions; keep the least-recently-used order for eviction.
   void retire_udp(UdpSession* session);
