@@ -1,9 +1,19 @@
-// Flag definitions, defaults and validation for tun2socks.
+// Flag definitions, defaults and validation for tun2socks: command line, TUN2SOCKS_*
+// environment variables and the --config file, merged in that order of precedence.
 #include "app/config.h"
+
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
 
 namespace t2s::app {
 namespace {
@@ -93,18 +103,37 @@ std::optional<net::Endpoint> parse_endpoint(const std::string& text, uint16_t de
   return net::Endpoint{address.value(), port};
 }
 
-}  // namespace
+constexpr const char* kEnvironmentPrefix = "TUN2SOCKS_";
+constexpr int kMaxConnectionsLimit = 1'000'000;
+// SOCKS5 username/password authentication (RFC 1929) carries at most 255 bytes.
+constexpr size_t kMaxPasswordBytes = 255;
 
-CommandLine parse_command_line(const std::vector<std::string>& args) {
-  CLI::App cli{
-      "tun2socks: route every TCP connection that enters a TUN device through a SOCKS5 proxy.\n"
-      "Add routes into the device yourself, e.g.  ip route add default dev tun0  (keeping the\n"
-      "proxy's own address routed outside the device)."};
-  cli.name("tun2socks");
-  cli.set_version_flag("--version", std::string("tun2socks ") + T2S_VERSION);
-  cli.get_formatter()->column_width(40);
+// "--dns-address" -> "TUN2SOCKS_DNS_ADDRESS". The only place environment names are made.
+std::string environment_name(const std::string& flag) {
+  std::string name = kEnvironmentPrefix;
+  for (char c : flag.substr(flag.find_first_not_of('-'))) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
 
+auto integer_between(int low, int high) {
+  return [low, high](const std::string& value) {
+    int number = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (ec != std::errc() || end != value.data() + value.size() || number < low || number > high) {
+      return "must be a number from " + std::to_string(low) + " to " + std::to_string(high) +
+             " (got '" + value + "')";
+    }
+    return std::string();
+  };
+}
+
+// Flag values as CLI11 fills them in, before they are checked together and converted.
+struct FlagValues {
+  std::string config_file;
   std::string proxy = kDefaultProxy;
+  std::string proxy_password_file;
   std::string device = kDefaultDevice;
   std::string address = kDefaultAddress;
   std::string address6 = kDefaultAddress6;
@@ -114,51 +143,85 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   double idle_timeout = kDefaultIdleTimeout;
   double udp_timeout = kDefaultUdpTimeout;
   int max_udp_flows = kDefaultMaxUdpFlows;
+  int max_connections = 0;
   std::string icmp = "reply";
   std::string dns = "udp";
   std::vector<std::string> dns_addresses;
   std::string dns_upstream;
   std::string fake_range = kDefaultFakeRange;
   std::string fake_range6 = kDefaultFakeRange6;
+  bool print_flag_reference = false;
+};
 
-  cli.add_option("--proxy", proxy,
+// The command line is parsed twice with the same definitions. kCommandLineOnly reads neither
+// the environment nor the --config file and tells which flags the command line sets; kFull
+// adds the environment variables of the other flags as if given on the command line, then
+// lets CLI11 fill what is still unset from the config file. Hence command line > environment >
+// config file > default.
+enum class Pass { kCommandLineOnly, kFull };
+
+constexpr const char* kConfigFlag = "--config";
+constexpr const char* kPrintFlagReference = "--print-flag-reference";
+
+void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
+  cli.description(
+      "tun2socks: route every TCP connection and UDP flow that enters a TUN device through a "
+      "SOCKS5 proxy.\nAdd routes into the device yourself, e.g.  ip route add default dev tun0  "
+      "(keeping the\nproxy's own address routed outside the device).");
+  cli.name("tun2socks");
+  cli.set_version_flag("--version", std::string("tun2socks ") + T2S_VERSION);
+  cli.get_formatter()->column_width(40);
+
+  const std::string config_help =
+      "Read flags from this TOML file: one 'flag = value' per line, flag names without dashes, "
+      "repeatable flags as arrays; the command line and TUN2SOCKS_* variables override it";
+  CLI::Option* config = pass == Pass::kFull
+                            ? cli.set_config(kConfigFlag, "", config_help)
+                            : cli.add_option(kConfigFlag, v.config_file, config_help);
+  config->type_name("FILE");
+  cli.allow_config_extras(CLI::config_extras_mode::error);
+
+  cli.add_option("--proxy", v.proxy,
                  "Upstream proxy: socks5://[user:password@]host:port; IPv6 hosts in brackets, "
                  "credentials percent-encoded")
+      ->type_name("URL")
       ->capture_default_str()
       ->check([](const std::string& value) {
         auto parsed = socks5::ProxyUrl::parse(value);
         return parsed ? std::string() : parsed.error();
       });
-  cli.add_option("--device", device,
+  cli.add_option("--proxy-password-file", v.proxy_password_file,
+                 "Read the proxy password from this file (one trailing newline ignored); it "
+                 "replaces any password in --proxy, which must name the user")
+      ->type_name("FILE");
+  cli.add_option("--device", v.device,
                  "TUN device to create, or attach to if it exists; fd://N uses an open TUN "
                  "descriptor handed in by a parent program")
+      ->type_name("NAME")
       ->capture_default_str();
-  cli.add_option("--address", address, "IPv4 address/prefix of the device")
+  cli.add_option("--address", v.address, "IPv4 address/prefix of the device")
+      ->type_name("CIDR")
       ->capture_default_str()
       ->check([](const std::string& value) {
         auto parsed = net::Cidr::parse(value, net::Family::kIpv4);
         return parsed ? std::string() : parsed.error();
       });
-  cli.add_option("--address6", address6, "IPv6 address/prefix of the device, or 'none'")
+  cli.add_option("--address6", v.address6, "IPv6 address/prefix of the device, or 'none'")
+      ->type_name("CIDR")
       ->capture_default_str()
       ->check([](const std::string& value) {
         if (value == "none") return std::string();
         auto parsed = net::Cidr::parse(value, net::Family::kIpv6);
         return parsed ? std::string() : parsed.error();
       });
-  cli.add_option("--mtu", mtu, "Device MTU; TCP's MSS follows it")
+  cli.add_option("--mtu", v.mtu,
+                 "Device MTU (at least " + std::to_string(kMinMtuIpv6) +
+                     " with IPv6); TCP's MSS follows it")
+      ->type_name("N")
       ->capture_default_str()
-      ->check([](const std::string& value) {
-        int number = 0;
-        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-        if (ec != std::errc() || end != value.data() + value.size() || number < kMinMtu ||
-            number > kMaxMtu) {
-          return "must be a number from " + std::to_string(kMinMtu) + " to " +
-                 std::to_string(kMaxMtu) + " (got '" + value + "')";
-        }
-        return std::string();
-      });
-  cli.add_option("--log-level", level, "trace, debug, info, warn, error or off")
+      ->check(integer_between(kMinMtu, kMaxMtu));
+  cli.add_option("--log-level", v.level, "trace, debug, info, warn, error or off")
+      ->type_name("LEVEL")
       ->capture_default_str()
       ->check([](const std::string& value) {
         return log::parse_level(value)
@@ -174,57 +237,63 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     }
     return std::string();
   };
-  cli.add_option("--tcp-connect-timeout", connect_timeout,
+  cli.add_option("--tcp-connect-timeout", v.connect_timeout,
                  "Seconds allowed for the proxy to connect and answer the handshake")
+      ->type_name("SECONDS")
       ->capture_default_str()
       ->check(positive_seconds);
-  cli.add_option("--tcp-idle-timeout", idle_timeout,
+  cli.add_option("--tcp-idle-timeout", v.idle_timeout,
                  "Seconds without traffic either way before a relayed connection is reset")
+      ->type_name("SECONDS")
       ->capture_default_str()
       ->check(positive_seconds);
-  cli.add_option("--udp-timeout", udp_timeout,
+  cli.add_option("--udp-timeout", v.udp_timeout,
                  "Seconds without traffic before a UDP flow and its proxy association end")
+      ->type_name("SECONDS")
       ->capture_default_str()
       ->check(positive_seconds);
-  cli.add_option("--max-udp-flows", max_udp_flows,
+  cli.add_option("--max-udp-flows", v.max_udp_flows,
                  "UDP flows (app address and port) kept at once; the least recently active "
                  "one is closed to make room")
+      ->type_name("N")
       ->capture_default_str()
-      ->check([](const std::string& value) {
-        int number = 0;
-        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-        if (ec != std::errc() || end != value.data() + value.size() || number < 1 ||
-            number > 1'000'000) {
-          return "must be a number from 1 to 1000000 (got '" + value + "')";
-        }
-        return std::string();
-      });
-  cli.add_option("--dns", dns,
+      ->check(integer_between(1, 1'000'000));
+  cli.add_option("--max-connections", v.max_connections,
+                 "TCP connections relayed at once; 0 means unlimited")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integer_between(0, kMaxConnectionsLimit));
+  cli.add_option("--dns", v.dns,
                  "DNS handling: 'udp' relays queries like any UDP; 'fake' answers A/AAAA from a "
                  "pool of fake addresses and sends connections to them by name (no DNS leaves in "
                  "the clear; works without proxy UDP); 'tcp' forwards every query as DNS over "
                  "TCP through the proxy")
+      ->type_name("MODE")
       ->capture_default_str()
       ->check([](const std::string& value) {
         return value == "udp" || value == "fake" || value == "tcp"
                    ? std::string()
                    : "'" + value + "': use udp, fake or tcp";
       });
-  cli.add_option("--dns-address", dns_addresses,
-                 "Only queries to this address are taken by --dns fake/tcp (repeatable; default: "
-                 "port 53 of any address)")
+  cli.add_option("--dns-address", v.dns_addresses,
+                 "Only queries to this address are taken by --dns fake/tcp (repeatable, or "
+                 "comma-separated; default: port 53 of any address)")
+      ->type_name("IP")
+      ->delimiter(',')
       ->check([](const std::string& value) {
         auto parsed = net::IpAddress::parse(value);
-        return parsed ? std::string() : "'" + value + "': " + parsed.error();
+        return parsed ? std::string() : parsed.error();
       });
-  cli.add_option("--dns-upstream", dns_upstream,
+  cli.add_option("--dns-upstream", v.dns_upstream,
                  "Resolver for forwarded queries, ADDR or ADDR:PORT ([v6]:PORT); default: the "
                  "address each query was sent to")
+      ->type_name("ADDR[:PORT]")
       ->check([](const std::string& value) {
         std::string error;
         return parse_endpoint(value, 53, error) ? std::string() : error;
       });
-  cli.add_option("--fake-ip-range", fake_range, "IPv4 pool for --dns fake")
+  cli.add_option("--fake-ip-range", v.fake_range, "IPv4 pool for --dns fake")
+      ->type_name("CIDR")
       ->capture_default_str()
       ->check([](const std::string& value) {
         auto parsed = net::Cidr::parse(value, net::Family::kIpv4);
@@ -232,7 +301,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
         return parsed->prefix_length > 30 ? "'" + value + "': prefix must be /30 or shorter"
                                           : std::string();
       });
-  cli.add_option("--fake-ip6-range", fake_range6, "IPv6 pool for --dns fake")
+  cli.add_option("--fake-ip6-range", v.fake_range6, "IPv6 pool for --dns fake")
+      ->type_name("CIDR")
       ->capture_default_str()
       ->check([](const std::string& value) {
         auto parsed = net::Cidr::parse(value, net::Family::kIpv6);
@@ -240,77 +310,308 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
         return parsed->prefix_length > 120 ? "'" + value + "': prefix must be /120 or shorter"
                                            : std::string();
       });
-  cli.add_option("--icmp", icmp,
+  cli.add_option("--icmp", v.icmp,
                  "ICMP echo requests (ping) to any address: 'reply' answers them locally, "
                  "'drop' drops them")
+      ->type_name("MODE")
       ->capture_default_str()
       ->check([](const std::string& value) {
         return value == "reply" || value == "drop" ? std::string()
                                                    : "'" + value + "': use reply or drop";
       });
+  CLI::Option* reference = cli.add_flag(kPrintFlagReference, v.print_flag_reference,
+                                        "Print the flag reference as Markdown (docs/flags.md)");
+  reference->group("");  // hidden
+  reference->configurable(false);
+  cli.get_help_ptr()->configurable(false);
+  cli.get_version_ptr()->configurable(false);
 
-  CommandLine result;
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
-    cli.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    result.message = cli.help();
-    return result;
-  } catch (const CLI::CallForVersion&) {
-    result.message = cli.version();
-    return result;
-  } catch (const CLI::ParseError& error) {
-    result.exit_code = 2;
-    result.message = std::string("error: ") + error.what();
-    return result;
+  // Every flag that takes a value can also come from the environment.
+  if (pass == Pass::kFull) {
+    const CLI::Option* help = cli.get_help_ptr();
+    const CLI::Option* version = cli.get_version_ptr();
+    for (CLI::Option* option : cli.get_options([&](const CLI::Option* candidate) {
+           return candidate != help && candidate != version && !candidate->get_group().empty();
+         })) {
+      option->envname(environment_name(option->get_name()));
+    }
   }
+}
 
-  Config& config = result.config;
+void parse_arguments(CLI::App& cli, const std::vector<std::string>& args) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
+  cli.parse(reversed);
+}
+
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out;
+}
+
+std::string flag_reference(const CLI::App& cli) {
+  std::string out =
+      "# tun2socks flags\n\n"
+      "Generated from the flag definitions by `tun2socks --print-flag-reference`; do not edit.\n"
+      "Every flag that takes a value can also be set by its environment variable or as\n"
+      "`name = value` (the flag without dashes) in the `--config` file. The command line wins\n"
+      "over the environment, which wins over the file.\n\n"
+      "| flag | environment variable | default | description |\n"
+      "| --- | --- | --- | --- |\n";
+  for (const CLI::Option* option : cli.get_options()) {
+    if (option->get_group().empty()) continue;  // hidden
+    std::string flag = option->get_name();
+    if (!option->get_type_name().empty()) flag += " " + option->get_type_name();
+    auto code = [](const std::string& text) {
+      return text.empty() ? std::string() : "`" + markdown_cell(text) + "`";
+    };
+    out += "| " + code(flag) + " | " + code(option->get_envname()) + " | " +
+           code(option->get_default_str()) + " | " + markdown_cell(option->get_description()) +
+           " |\n";
+  }
+  out.pop_back();  // the caller ends the text with a newline
+  return out;
+}
+
+std::string config_file_of(CLI::App& cli) {
+  const CLI::Option* config = cli.get_config_ptr();
+  return config != nullptr && !config->results().empty() ? config->results().front()
+                                                         : std::string();
+}
+
+// CLI11's messages about the config file, reworded to name the file and the offending key.
+std::string config_error_message(const std::string& file, const std::string& what) {
+  constexpr std::string_view kUnknown = "INI was not able to parse ";
+  constexpr std::string_view kNotAllowed = ": This option is not allowed in a configuration file";
+  if (what.rfind(kUnknown, 0) == 0) {
+    std::string key = what.substr(kUnknown.size());
+    // CLI11 reports a [section] as "section.++" (opening) or "section.--" (closing).
+    for (std::string_view marker : {".++", ".--"}) {
+      if (key.size() > marker.size() && key.ends_with(marker)) {
+        return "--config " + file + ": unknown section '[" +
+               key.substr(0, key.size() - marker.size()) + "]' (keys go at the top level)";
+      }
+    }
+    return "--config " + file + ": unknown key '" + key + "'";
+  }
+  if (what.size() > kNotAllowed.size() &&
+      what.compare(what.size() - kNotAllowed.size(), kNotAllowed.size(), kNotAllowed) == 0) {
+    return "--config " + file + ": key '" + what.substr(0, what.size() - kNotAllowed.size()) +
+           "' cannot be set in a config file";
+  }
+  return "--config " + file + ": " + what;
+}
+
+// Why CLI11 could not read a config file (it only says "not readable").
+std::string why_unreadable(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::strerror(errno);
+  if (!S_ISREG(info.st_mode)) return "not a regular file";
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return std::strerror(errno);
+  std::fclose(file);
+  return "unreadable";
+}
+
+// Reads the password for --proxy-password-file. Errors name the file, never its contents.
+bool read_password_file(const std::string& path, std::string& password, std::string& error) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    error = "cannot read '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  std::string contents;
+  char buffer[512];
+  size_t count = 0;
+  while ((count = std::fread(buffer, 1, sizeof buffer, file)) > 0) {
+    contents.append(buffer, count);
+    if (contents.size() > 64 * 1024) break;  // far beyond any password
+  }
+  const bool failed = std::ferror(file) != 0;
+  const int read_errno = errno;
+  std::fclose(file);
+  if (failed) {
+    error = "cannot read '" + path + "': " + std::strerror(read_errno);
+    return false;
+  }
+  while (!contents.empty() && (contents.back() == '\n' || contents.back() == '\r')) {
+    contents.pop_back();
+  }
+  if (contents.empty()) {
+    error = "'" + path + "' is empty";
+    return false;
+  }
+  if (contents.size() > kMaxPasswordBytes) {
+    error = "the password in '" + path + "' is longer than 255 bytes";
+    return false;
+  }
+  password = std::move(contents);
+  return true;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(const std::vector<std::string>& args) {
+  CommandLine result;
   auto fail = [&result](const std::string& message) {
     result.exit_code = 2;
     result.message = "error: " + message;
     return result;
   };
-  config.proxy = socks5::ProxyUrl::parse(proxy).value();
+
+  // Pass 1: the command line alone.
+  std::set<std::string> from_command_line;
+  {
+    CLI::App cli;
+    FlagValues values;
+    define_flags(cli, values, Pass::kCommandLineOnly);
+    try {
+      parse_arguments(cli, args);
+    } catch (const CLI::CallForHelp&) {
+      CLI::App full;
+      FlagValues unused;
+      define_flags(full, unused, Pass::kFull);
+      result.message = full.help();
+      return result;
+    } catch (const CLI::CallForVersion&) {
+      result.message = cli.version();
+      return result;
+    } catch (const CLI::ParseError& error) {
+      return fail(error.what());
+    } catch (const std::exception& error) {  // not expected from CLI11; never let one escape
+      return fail(error.what());
+    }
+    if (values.print_flag_reference) {
+      CLI::App full;
+      FlagValues unused;
+      define_flags(full, unused, Pass::kFull);
+      result.message = flag_reference(full);
+      return result;
+    }
+    for (const CLI::Option* option : cli.get_options()) {
+      if (option->count() > 0) from_command_line.insert(option->get_name());
+    }
+  }
+
+  // Pass 2: command line, then the environment for flags it left unset, then the config file.
+  CLI::App cli;
+  FlagValues values;
+  define_flags(cli, values, Pass::kFull);
+  std::vector<std::string> full_args = args;
+  std::map<std::string, std::string> from_environment;  // flag -> variable
+  for (const CLI::Option* option : cli.get_options()) {
+    const std::string variable = option->get_envname();
+    if (variable.empty() || from_command_line.count(option->get_name()) != 0) continue;
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr || *value == '\0') continue;  // CLI11 also ignores empty variables
+    full_args.push_back(option->get_name() + "=" + value);
+    from_environment[option->get_name()] = variable;
+  }
+  // Names where a flag's value came from, for error messages.
+  auto origin = [&](const std::string& flag) {
+    if (from_command_line.count(flag) != 0) return std::string();
+    if (auto it = from_environment.find(flag); it != from_environment.end()) {
+      return " (from " + it->second + ")";
+    }
+    const CLI::Option* option = cli.get_option_no_throw(flag);
+    std::string file = config_file_of(cli);
+    if (option != nullptr && option->count() > 0 && !file.empty()) {
+      return " (from " + file + ")";
+    }
+    return std::string();
+  };
+  // CLI11's own messages start with the flag's name ("--mtu: ...") or name it after "--".
+  auto with_origin = [&](const std::string& message) {
+    std::string best;
+    for (const CLI::Option* option : cli.get_options()) {
+      const std::string& name = option->get_name();
+      size_t at = message.find(name);
+      if (at == std::string::npos || name.size() <= best.size()) continue;
+      size_t after = at + name.size();
+      if (after == message.size() || message[after] == ':' || message[after] == ' ' ||
+          message[after] == '=') {
+        best = name;
+      }
+    }
+    return best.empty() ? message : message + origin(best);
+  };
+  try {
+    parse_arguments(cli, full_args);
+  } catch (const CLI::ConfigError& error) {
+    return fail(config_error_message(config_file_of(cli), error.what()));
+  } catch (const CLI::FileError& error) {
+    std::string file = config_file_of(cli);
+    if (file.empty()) return fail(error.what());
+    return fail("--config" + origin(kConfigFlag) + ": cannot read '" + file +
+                "': " + why_unreadable(file));
+  } catch (const CLI::ParseError& error) {
+    return fail(with_origin(error.what()));
+  } catch (const std::exception& error) {
+    return fail(error.what());
+  }
+
+  Config& config = result.config;
+  auto parsed_proxy = socks5::ProxyUrl::parse(values.proxy);
+  config.proxy = parsed_proxy.value();
+  if (!values.proxy_password_file.empty()) {
+    const std::string flag = "--proxy-password-file";
+    if (!config.proxy.credentials) {
+      return fail(flag + origin(flag) + ": --proxy" + origin("--proxy") +
+                  " has no user name; use socks5://USER@host:port");
+    }
+    std::string password;
+    std::string error;
+    if (!read_password_file(values.proxy_password_file, password, error)) {
+      return fail(flag + origin(flag) + ": " + error);
+    }
+    config.proxy.credentials->password = std::move(password);
+  }
   std::string device_error;
-  config.device_fd = parse_fd_device(device, device_error);
-  if (!device_error.empty()) return fail("--device: " + device_error);
+  config.device_fd = parse_fd_device(values.device, device_error);
+  if (!device_error.empty()) return fail("--device" + origin("--device") + ": " + device_error);
   if (!config.device_fd) {
+    const std::string& device = values.device;
     if (device.empty() || device.size() > 15 || device.find('/') != std::string::npos ||
         device.find(' ') != std::string::npos) {
-      return fail("--device: '" + device +
+      return fail("--device" + origin("--device") + ": '" + device +
                   "' is not a valid interface name (1-15 characters, no '/' or spaces)");
     }
     config.device_name = device;
   }
-  config.ipv4 = net::Cidr::parse(address, net::Family::kIpv4).value();
-  if (address6 != "none") config.ipv6 = net::Cidr::parse(address6, net::Family::kIpv6).value();
-  if (config.ipv6 && mtu < kMinMtuIpv6) {
-    return fail("--mtu: IPv6 needs at least " + std::to_string(kMinMtuIpv6) + " (got " +
-                std::to_string(mtu) + "); raise it or pass --address6 none");
+  config.ipv4 = net::Cidr::parse(values.address, net::Family::kIpv4).value();
+  if (values.address6 != "none") {
+    config.ipv6 = net::Cidr::parse(values.address6, net::Family::kIpv6).value();
   }
-  config.mtu = mtu;
-  config.log_level = *log::parse_level(level);
-  config.tcp_connect_timeout_s = connect_timeout;
-  config.tcp_idle_timeout_s = idle_timeout;
-  config.udp_timeout_s = udp_timeout;
-  config.max_udp_flows = max_udp_flows;
-  config.icmp_reply = icmp == "reply";
-  config.dns = dns == "fake"  ? Config::Dns::kFake
-               : dns == "tcp" ? Config::Dns::kTcp
-                              : Config::Dns::kUdp;
-  for (const auto& text : dns_addresses)
+  if (config.ipv6 && values.mtu < kMinMtuIpv6) {
+    return fail("--mtu" + origin("--mtu") + ": IPv6 needs at least " + std::to_string(kMinMtuIpv6) +
+                " (got " + std::to_string(values.mtu) + "); raise it or pass --address6 none");
+  }
+  config.mtu = values.mtu;
+  config.log_level = *log::parse_level(values.level);
+  config.tcp_connect_timeout_s = values.connect_timeout;
+  config.tcp_idle_timeout_s = values.idle_timeout;
+  config.udp_timeout_s = values.udp_timeout;
+  config.max_udp_flows = values.max_udp_flows;
+  config.max_connections = values.max_connections;
+  config.icmp_reply = values.icmp == "reply";
+  config.dns = values.dns == "fake"  ? Config::Dns::kFake
+               : values.dns == "tcp" ? Config::Dns::kTcp
+                                     : Config::Dns::kUdp;
+  for (const auto& text : values.dns_addresses)
     config.dns_addresses.push_back(net::IpAddress::parse(text).value());
-  if (!dns_upstream.empty()) {
+  if (!values.dns_upstream.empty()) {
     std::string error;
-    config.dns_upstream = parse_endpoint(dns_upstream, 53, error);
+    config.dns_upstream = parse_endpoint(values.dns_upstream, 53, error);
   }
-  config.fake_ip_range = net::Cidr::parse(fake_range, net::Family::kIpv4).value();
-  config.fake_ip6_range = net::Cidr::parse(fake_range6, net::Family::kIpv6).value();
+  config.fake_ip_range = net::Cidr::parse(values.fake_range, net::Family::kIpv4).value();
+  config.fake_ip6_range = net::Cidr::parse(values.fake_range6, net::Family::kIpv6).value();
   if (config.dns == Config::Dns::kFake && contains(config.fake_ip_range, config.ipv4.address)) {
-    return fail("--fake-ip-range: " + config.fake_ip_range.to_string() +
-                " contains the device's own address " + config.ipv4.address.to_string() +
-                " (--address); pick a range beside it");
+    return fail("--fake-ip-range" + origin("--fake-ip-range") + ": " +
+                config.fake_ip_range.to_string() + " contains the device's own address " +
+                config.ipv4.address.to_string() + " (--address); pick a range beside it");
   }
   result.run = true;
   return result;

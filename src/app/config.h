@@ -1,5 +1,7 @@
-// Command-line flags (CLI11) and their validation into a ready-to-use Config. Every bad value
-// is reported with the flag's name and what is wrong with it.
+// Command-line flags (CLI11) and their validation into a ready-to-use Config. Each flag can
+// also come from a TUN2SOCKS_* environment variable or the --config TOML file (command line >
+// environment > file > default). Every bad value is reported with the flag's name, where it
+// came from and what is wrong with it.
 #pragma once
 
 #include <optional>
@@ -24,7 +26,8 @@ struct Config {
   double tcp_idle_timeout_s = 0;
   double udp_timeout_s = 0;
   int max_udp_flows = 0;
-  bool icmp_reply = true;  // answer pings locally
+  int max_connections = 0;  // TCP connections relayed at once; 0: unlimited
+  bool icmp_reply = true;   // answer pings locally
 
   enum class Dns { kUdp, kFake, kTcp } dns = Dns::kUdp;
   std::vector<net::IpAddress> dns_addresses;  // empty: port 53 of any address
@@ -36,7 +39,7 @@ struct Config {
 struct CommandLine {
   bool run = false;  // false: exit now with exit_code, after printing `message`
   int exit_code = 0;
-  std::string message;  // help/version text (stdout) or the error (stderr)
+  std::string message;  // help/version/flag reference (stdout) or the error (stderr)
   Config config;
 };
 

@@ -235,6 +235,7 @@ int run_tunnel(const Config& config) {
   relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
   relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);
   relay_options.max_udp_flows = static_cast<size_t>(config.max_udp_flows);
+  relay_options.max_connections = static_cast<size_t>(config.max_connections);
   relay::DnsOptions& dns = relay_options.dns;
   dns.mode = config.dns == Config::Dns::kFake  ? relay::DnsMode::kFake
              : config.dns == Config::Dns::kTcp ? relay::DnsMode::kTcp

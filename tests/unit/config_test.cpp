@@ -1,7 +1,20 @@
-// Flag parsing and validation: defaults, each flag's error message, and --help/--version.
+// Flag parsing and validation: defaults, each flag's error message, --help/--version, the
+// config file and TUN2SOCKS_* environment variables (and their precedence), the proxy password
+// file, and the generated flag reference in docs/flags.md.
 #include "app/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
 
 namespace t2s::app {
 namespace {
@@ -153,6 +166,435 @@ TEST(ConfigTest, HelpAndVersionExitZero) {
   EXPECT_FALSE(version.run);
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.message.find("tun2socks"), std::string::npos);
+}
+
+// A file under $TMPDIR (or /tmp) holding `contents`, removed when the test ends.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& contents, const std::string& suffix = "") {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
+                          "/t2s_config_test_XXXXXX" + suffix;
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    int fd = mkstemps(name.data(), static_cast<int>(suffix.size()));
+    if (fd < 0) throw std::runtime_error("mkstemps failed");
+    path_ = name.data();
+    size_t written = 0;
+    while (written < contents.size()) {
+      ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Sets an environment variable for the lifetime of the object, then restores the old state.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+// Compares every field of Config.
+void expect_same_config(const Config& a, const Config& b) {
+  EXPECT_EQ(a.proxy.host, b.proxy.host);
+  EXPECT_EQ(a.proxy.port, b.proxy.port);
+  EXPECT_EQ(a.proxy.credentials, b.proxy.credentials);
+  EXPECT_EQ(a.device_name, b.device_name);
+  EXPECT_EQ(a.device_fd, b.device_fd);
+  EXPECT_EQ(a.ipv4, b.ipv4);
+  EXPECT_EQ(a.ipv6, b.ipv6);
+  EXPECT_EQ(a.mtu, b.mtu);
+  EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_DOUBLE_EQ(a.tcp_connect_timeout_s, b.tcp_connect_timeout_s);
+  EXPECT_DOUBLE_EQ(a.tcp_idle_timeout_s, b.tcp_idle_timeout_s);
+  EXPECT_DOUBLE_EQ(a.udp_timeout_s, b.udp_timeout_s);
+  EXPECT_EQ(a.max_udp_flows, b.max_udp_flows);
+  EXPECT_EQ(a.max_connections, b.max_connections);
+  EXPECT_EQ(a.icmp_reply, b.icmp_reply);
+  EXPECT_EQ(a.dns, b.dns);
+  EXPECT_EQ(a.dns_addresses, b.dns_addresses);
+  EXPECT_EQ(a.dns_upstream, b.dns_upstream);
+  EXPECT_EQ(a.fake_ip_range, b.fake_ip_range);
+  EXPECT_EQ(a.fake_ip6_range, b.fake_ip6_range);
+}
+
+// One non-default value for every flag, as (flag without dashes, value) pairs.
+std::vector<std::pair<std::string, std::string>> every_flag(const std::string& password_file) {
+  return {{"proxy", "socks5://alice@[2001:db8::5]:1081"},
+          {"proxy-password-file", password_file},
+          {"device", "t2s9"},
+          {"address", "10.9.0.1/24"},
+          {"address6", "fd00::1/120"},
+          {"mtu", "1500"},
+          {"log-level", "debug"},
+          {"tcp-connect-timeout", "2.5"},
+          {"tcp-idle-timeout", "60"},
+          {"udp-timeout", "5"},
+          {"max-udp-flows", "10"},
+          {"max-connections", "300"},
+          {"dns", "fake"},
+          {"dns-upstream", "[2001:db8::1]:5353"},
+          {"fake-ip-range", "198.18.128.0/17"},
+          {"fake-ip6-range", "fd00:1::/96"},
+          {"icmp", "drop"}};
+}
+
+std::string env_name(const std::string& flag) {
+  std::string name = "TUN2SOCKS_";
+  for (char c : flag)
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+CommandLine parse_with_every_flag_on_command_line(const std::string& password_file) {
+  std::vector<std::string> args;
+  for (const auto& [flag, value] : every_flag(password_file)) {
+    args.push_back("--" + flag);
+    args.push_back(value);
+  }
+  for (const char* dns : {"192.0.2.53", "2001:db8::53"}) {
+    args.push_back("--dns-address");
+    args.push_back(dns);
+  }
+  return parse(args);
+}
+
+TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
+  TempFile password("s3cret\n");
+  CommandLine flags = parse_with_every_flag_on_command_line(password.path());
+  ASSERT_TRUE(flags.run) << flags.message;
+  const Config& config = flags.config;
+  Config defaults = parse({}).config;
+  EXPECT_NE(config.proxy.host, defaults.proxy.host);
+  ASSERT_TRUE(config.proxy.credentials.has_value());
+  EXPECT_EQ(config.proxy.credentials->username, "alice");
+  EXPECT_EQ(config.proxy.credentials->password, "s3cret");
+  EXPECT_NE(config.device_name, defaults.device_name);
+  EXPECT_NE(config.ipv4, defaults.ipv4);
+  EXPECT_NE(config.ipv6, defaults.ipv6);
+  EXPECT_NE(config.mtu, defaults.mtu);
+  EXPECT_NE(config.log_level, defaults.log_level);
+  EXPECT_NE(config.tcp_connect_timeout_s, defaults.tcp_connect_timeout_s);
+  EXPECT_NE(config.tcp_idle_timeout_s, defaults.tcp_idle_timeout_s);
+  EXPECT_NE(config.udp_timeout_s, defaults.udp_timeout_s);
+  EXPECT_NE(config.max_udp_flows, defaults.max_udp_flows);
+  EXPECT_EQ(config.max_connections, 300);
+  EXPECT_EQ(defaults.max_connections, 0);
+  EXPECT_NE(config.icmp_reply, defaults.icmp_reply);
+  EXPECT_NE(config.dns, defaults.dns);
+  EXPECT_EQ(config.dns_addresses.size(), 2u);
+  EXPECT_TRUE(config.dns_upstream.has_value());
+  EXPECT_NE(config.fake_ip_range, defaults.fake_ip_range);
+  EXPECT_NE(config.fake_ip6_range, defaults.fake_ip6_range);
+}
+
+TEST(ConfigSourcesTest, ConfigFileGivesTheSameConfigAsFlags) {
+  TempFile password("s3cret\n");
+  CommandLine flags = parse_with_every_flag_on_command_line(password.path());
+  ASSERT_TRUE(flags.run) << flags.message;
+
+  std::string toml = "# every flag\n";
+  for (const auto& [flag, value] : every_flag(password.path())) {
+    toml += flag + " = \"" + value + "\"\n";
+  }
+  toml += "dns-address = [\"192.0.2.53\", \"2001:db8::53\"]\n";
+  TempFile file(toml, ".toml");
+  CommandLine from_file = parse({"--config", file.path()});
+  ASSERT_TRUE(from_file.run) << from_file.message;
+  expect_same_config(from_file.config, flags.config);
+
+  // Unquoted numbers are read as well.
+  TempFile numbers("mtu = 1500\nmax-connections = 7\ntcp-connect-timeout = 2.5\n");
+  CommandLine unquoted = parse({"--config=" + numbers.path()});
+  ASSERT_TRUE(unquoted.run) << unquoted.message;
+  EXPECT_EQ(unquoted.config.mtu, 1500);
+  EXPECT_EQ(unquoted.config.max_connections, 7);
+  EXPECT_DOUBLE_EQ(unquoted.config.tcp_connect_timeout_s, 2.5);
+}
+
+TEST(ConfigSourcesTest, EnvironmentGivesTheSameConfigAsFlags) {
+  TempFile password("s3cret\n");
+  CommandLine flags = parse_with_every_flag_on_command_line(password.path());
+  ASSERT_TRUE(flags.run) << flags.message;
+
+  std::vector<std::unique_ptr<ScopedEnv>> env;
+  for (const auto& [flag, value] : every_flag(password.path())) {
+    env.push_back(std::make_unique<ScopedEnv>(env_name(flag), value));
+  }
+  env.push_back(std::make_unique<ScopedEnv>("TUN2SOCKS_DNS_ADDRESS", "192.0.2.53,2001:db8::53"));
+  CommandLine from_env = parse({});
+  ASSERT_TRUE(from_env.run) << from_env.message;
+  expect_same_config(from_env.config, flags.config);
+}
+
+TEST(ConfigSourcesTest, CommandLineBeatsEnvironmentBeatsFile) {
+  TempFile file("mtu = 1500\nlog-level = \"warn\"\ndns-address = [\"192.0.2.1\", \"192.0.2.2\"]\n");
+  {
+    CommandLine result = parse({"--config", file.path()});
+    ASSERT_TRUE(result.run) << result.message;
+    EXPECT_EQ(result.config.mtu, 1500);
+    EXPECT_EQ(result.config.dns_addresses.size(), 2u);
+  }
+  ScopedEnv mtu("TUN2SOCKS_MTU", "1400");
+  ScopedEnv dns("TUN2SOCKS_DNS_ADDRESS", "192.0.2.9");
+  {
+    CommandLine result = parse({"--config", file.path()});
+    ASSERT_TRUE(result.run) << result.message;
+    EXPECT_EQ(result.config.mtu, 1400);
+    ASSERT_EQ(result.config.dns_addresses.size(), 1u);
+    EXPECT_EQ(result.config.dns_addresses[0].to_string(), "192.0.2.9");
+    EXPECT_EQ(result.config.log_level, log::Level::kWarn);  // only in the file
+  }
+  {
+    CommandLine result =
+        parse({"--config", file.path(), "--mtu", "1300", "--dns-address", "192.0.2.7"});
+    ASSERT_TRUE(result.run) << result.message;
+    EXPECT_EQ(result.config.mtu, 1300);
+    ASSERT_EQ(result.config.dns_addresses.size(), 1u);
+    EXPECT_EQ(result.config.dns_addresses[0].to_string(), "192.0.2.7");
+  }
+  {
+    // A bad value in the environment is ignored when the command line sets the flag.
+    ScopedEnv bad("TUN2SOCKS_ICMP", "loud");
+    EXPECT_TRUE(parse({"--icmp", "drop"}).run);
+  }
+}
+
+TEST(ConfigSourcesTest, ConfigFileCanComeFromTheEnvironment) {
+  TempFile file("mtu = 1500\n");
+  ScopedEnv config("TUN2SOCKS_CONFIG", file.path());
+  CommandLine result = parse({});
+  ASSERT_TRUE(result.run) << result.message;
+  EXPECT_EQ(result.config.mtu, 1500);
+}
+
+TEST(ConfigSourcesTest, UnknownKeyInFileIsNamed) {
+  TempFile file("mtu = 1500\nmtuu = 1400\n");
+  CommandLine result = parse({"--config", file.path()});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(result.message.rfind("error: ", 0), 0u) << result.message;
+  EXPECT_NE(result.message.find("'mtuu'"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find(file.path()), std::string::npos) << result.message;
+
+  TempFile section("[tunnel]\nmtu = 1500\n");
+  result = parse({"--config", section.path()});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.message.find("tunnel"), std::string::npos) << result.message;
+
+  for (const char* key : {"help", "version", "config", "print-flag-reference"}) {
+    TempFile not_settable(std::string(key) + " = true\n");
+    result = parse({"--config", not_settable.path()});
+    EXPECT_FALSE(result.run) << key;
+    EXPECT_NE(result.exit_code, 0) << key;
+    EXPECT_NE(result.message.find(key), std::string::npos) << result.message;
+  }
+}
+
+TEST(ConfigSourcesTest, BadValuesSayWhereTheyCameFrom) {
+  TempFile file("mtu = 99\n");
+  CommandLine result = parse({"--config", file.path()});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.message.find("--mtu"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find(file.path()), std::string::npos) << result.message;
+
+  ScopedEnv icmp("TUN2SOCKS_ICMP", "loud");
+  result = parse({});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.message.find("--icmp"), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("TUN2SOCKS_ICMP"), std::string::npos) << result.message;
+}
+
+TEST(ConfigSourcesTest, MissingConfigFileIsNamed) {
+  const std::string path = "/nonexistent-t2s-dir/tun2socks.toml";
+  CommandLine result = parse({"--config", path});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(result.message.rfind("error: ", 0), 0u) << result.message;
+  EXPECT_NE(result.message.find(path), std::string::npos) << result.message;
+
+  ScopedEnv config("TUN2SOCKS_CONFIG", path);
+  result = parse({});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.message.find(path), std::string::npos) << result.message;
+  EXPECT_NE(result.message.find("TUN2SOCKS_CONFIG"), std::string::npos) << result.message;
+}
+
+TEST(ConfigSourcesTest, HelpNamesTheEnvironmentVariables) {
+  CommandLine help = parse({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* name :
+       {"TUN2SOCKS_PROXY", "TUN2SOCKS_PROXY_PASSWORD_FILE", "TUN2SOCKS_DEVICE", "TUN2SOCKS_MTU",
+        "TUN2SOCKS_DNS_ADDRESS", "TUN2SOCKS_MAX_CONNECTIONS", "TUN2SOCKS_CONFIG"}) {
+    EXPECT_NE(help.message.find(std::string("(Env:") + name + ")"), std::string::npos) << name;
+  }
+  EXPECT_NE(help.message.find("--config"), std::string::npos);
+  EXPECT_EQ(help.message.find("--print-flag-reference"), std::string::npos);
+  // --help wins over a broken config file.
+  EXPECT_EQ(parse({"--config", "/nonexistent-t2s-dir/x.toml", "--help"}).exit_code, 0);
+}
+
+TEST(ProxyPasswordFileTest, ReplacesThePassword) {
+  for (const char* contents : {"pa:ss@word", "pa:ss@word\n", "pa:ss@word\r\n"}) {
+    TempFile file(contents);
+    CommandLine result = parse(
+        {"--proxy", "socks5://alice:old@192.0.2.1:1080", "--proxy-password-file", file.path()});
+    ASSERT_TRUE(result.run) << result.message;
+    ASSERT_TRUE(result.config.proxy.credentials.has_value());
+    EXPECT_EQ(result.config.proxy.credentials->username, "alice");
+    EXPECT_EQ(result.config.proxy.credentials->password, "pa:ss@word");
+  }
+  TempFile file("fromenv\n");
+  ScopedEnv env("TUN2SOCKS_PROXY_PASSWORD_FILE", file.path());
+  CommandLine result = parse({"--proxy", "socks5://alice@192.0.2.1:1080"});
+  ASSERT_TRUE(result.run) << result.message;
+  EXPECT_EQ(result.config.proxy.credentials->password, "fromenv");
+}
+
+TEST(ProxyPasswordFileTest, ErrorsNameTheFileButNeverThePassword) {
+  const std::string secret = "hunter2-secret";
+  TempFile good(secret + "\n");
+  TempFile empty("\n");
+  TempFile too_long(std::string(300, 'x') + secret);
+  struct Case {
+    std::vector<std::string> args;
+    std::string must_mention;
+  };
+  const std::string missing = "/nonexistent-t2s-dir/password";
+  std::vector<Case> cases = {
+      {{"--proxy", "socks5://192.0.2.1:1080", "--proxy-password-file", good.path()}, "user"},
+      {{"--proxy", "socks5://alice:" + secret + "@192.0.2.1:1080", "--proxy-password-file",
+        missing},
+       missing},
+      {{"--proxy", "socks5://alice@192.0.2.1:1080", "--proxy-password-file", empty.path()},
+       empty.path()},
+      {{"--proxy", "socks5://alice@192.0.2.1:1080", "--proxy-password-file", too_long.path()},
+       too_long.path()},
+      {{"--proxy", "socks5://alice@192.0.2.1:1080", "--proxy-password-file", "/"}, "'/'"},
+      // The password was read, but another flag is wrong.
+      {{"--proxy", "socks5://alice@192.0.2.1:1080", "--proxy-password-file", good.path(),
+        "--device", "this-name-is-far-too-long"},
+       "--device"},
+  };
+  for (const Case& c : cases) {
+    CommandLine result = parse(c.args);
+    EXPECT_FALSE(result.run) << c.must_mention;
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.message.find(c.must_mention), std::string::npos) << result.message;
+    EXPECT_EQ(result.message.find(secret), std::string::npos) << result.message;
+    EXPECT_EQ(result.message.find("xxxxxxxx"), std::string::npos) << result.message;
+  }
+}
+
+TEST(ConfigTest, MaxConnections) {
+  EXPECT_EQ(parse({}).config.max_connections, 0);
+  EXPECT_EQ(parse({"--max-connections", "0"}).config.max_connections, 0);
+  EXPECT_EQ(parse({"--max-connections", "1000000"}).config.max_connections, 1000000);
+  for (const char* bad : {"-1", "1000001", "abc", "1.5", ""}) {
+    CommandLine result = parse({"--max-connections", bad});
+    EXPECT_FALSE(result.run) << bad;
+    EXPECT_NE(result.exit_code, 0) << bad;
+    EXPECT_NE(result.message.find("--max-connections"), std::string::npos) << result.message;
+  }
+}
+
+// The repository's copy of `relative`, found by walking up from the working directory (ctest
+// runs the tests in <build>/tests).
+std::optional<std::filesystem::path> find_in_repository(const std::string& relative) {
+  namespace fs = std::filesystem;
+  for (fs::path dir = fs::current_path();; dir = dir.parent_path()) {
+    if (fs::exists(dir / relative) && fs::exists(dir / "src" / "app" / "config.cpp")) {
+      return dir / relative;
+    }
+    if (dir == dir.parent_path()) return std::nullopt;
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream input(path);
+  std::stringstream contents;
+  contents << input.rdbuf();
+  return contents.str();
+}
+
+// docs/flags.md is the output of --print-flag-reference; it must match the definitions.
+TEST(FlagReferenceTest, DocsMatchTheFlagDefinitions) {
+  CommandLine reference = parse({"--print-flag-reference"});
+  ASSERT_FALSE(reference.run);
+  ASSERT_EQ(reference.exit_code, 0);
+  EXPECT_EQ(reference.message.find("--print-flag-reference |"), std::string::npos);
+  EXPECT_NE(reference.message.find("| `--max-connections N` | `TUN2SOCKS_MAX_CONNECTIONS` |"),
+            std::string::npos)
+      << reference.message;
+
+  std::optional<std::filesystem::path> docs = find_in_repository("docs/flags.md");
+  ASSERT_TRUE(docs.has_value())
+      << "docs/flags.md not found above " << std::filesystem::current_path()
+      << "; create it with: build/src/tun2socks --print-flag-reference > docs/flags.md";
+  auto trimmed = [](std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+  };
+  EXPECT_EQ(trimmed(read_file(*docs)), trimmed(reference.message))
+      << *docs << " is out of date; regenerate it with: "
+      << "build/src/tun2socks --print-flag-reference > docs/flags.md";
+}
+
+// packaging/config.example.toml shows every flag, commented out, with its default value.
+TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
+  std::optional<std::filesystem::path> example =
+      find_in_repository("packaging/config.example.toml");
+  ASSERT_TRUE(example.has_value()) << "packaging/config.example.toml not found";
+  std::set<std::string> keys;
+  std::string defaults_only;
+  std::istringstream lines(read_file(*example));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# ", 0) != 0 || line.find(" = ") == std::string::npos) continue;
+    std::string key = line.substr(2, line.find(" = ") - 2);
+    if (key.find(' ') != std::string::npos) continue;  // prose
+    keys.insert(key);
+    // These have no default; the example shows a sample value instead.
+    if (key != "proxy-password-file" && key != "dns-address" && key != "dns-upstream") {
+      defaults_only += line.substr(2) + "\n";
+    }
+  }
+  std::istringstream reference(parse({"--print-flag-reference"}).message);
+  for (std::string line; std::getline(reference, line);) {
+    if (line.rfind("| `--", 0) != 0 || line.find("`TUN2SOCKS_") == std::string::npos) continue;
+    std::string flag = line.substr(5, line.find_first_of(" `", 5) - 5);
+    if (flag == "config") continue;
+    EXPECT_EQ(keys.count(flag), 1u) << "packaging/config.example.toml lacks '# " << flag << " = '";
+  }
+  TempFile uncommented(defaults_only);
+  CommandLine result = parse({"--config", uncommented.path()});
+  ASSERT_TRUE(result.run) << result.message;
+  expect_same_config(result.config, parse({}).config);
 }
 
 }  // namespace
