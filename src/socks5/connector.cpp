@@ -239,9 +239,10 @@ void Connector::finish(ConnectStatus status, std::string detail, uint8_t reply_c
   outcome_.detail = std::move(detail);
   outcome_.reply_code = reply_code;
   if (socket_) uv_read_stop(socket_->stream());
-  // Copy the callback: it may destroy this Connector.
+  // The callback may destroy this Connector: it gets copies of the callback and outcome.
   Callback done = done_;
-  done(outcome_);
+  ConnectOutcome outcome = outcome_;
+  done(outcome);
 }
 
 }  // namespace t2s::socks5
