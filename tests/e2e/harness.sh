@@ -11,6 +11,9 @@
 #   | clients (curl, tcp_peer)  | 2001:db8:2::1  --- 2001:db8:2::2  |  203.0.113.10, 198.51.100.10
 #   +---------------------------+                |  2001:db8:113::10, 2001:db8:51::10       |
 #                                                | http.server :80, tcp_peer :7000, iperf3   |
+#                                                | on demand: udp_peer :7777/:7778, dnsmasq  |
+#                                                |  (203.0.113.53, 2001:db8:113::53),        |
+#                                                |  microsocks 192.0.2.2:1082                |
 #                                                +-----------------------------------------+
 #
 # The app namespace reaches only 192.0.2.0/24 directly, so anything else it sends goes into the
@@ -34,6 +37,7 @@ T2S_HARNESS_LOADED=1
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$E2E_DIR/../.." && pwd)"
 TCP_PEER="$E2E_DIR/tcp_peer.py"
+UDP_PEER="$E2E_DIR/udp_peer.py"
 
 RUN_ID="$$"
 APP_NS="t2s-app-$RUN_ID"
@@ -58,6 +62,15 @@ HTTP_PORT=80
 PEER_PORT=7000
 IPERF_PORT=5201
 HTTPD_PORT=8080
+# Optional services (start_udp_echo, start_dns_server, start_microsocks).
+UDP_ECHO_PORT=7777
+UDP_CONE_PORT=7778
+DNS_V4=203.0.113.53
+DNS_V6=2001:db8:113::53
+DNS_NAME=app.example.test
+DNS_BIG_NAME=big.example.test
+DNS_BIG_RECORDS=36
+MICROSOCKS_PORT=1082
 
 # Username/password accepted by the dante on port 1081. The password has characters that must be
 # percent-encoded in a URL; PROXY_AUTH_URL carries the encoded form.
@@ -110,17 +123,18 @@ wait_until() {
   done
 }
 
-# port_listening NS PORT: true if something in NS listens on TCP PORT.
+# port_listening NS PORT [tcp|udp]: true if something in NS listens on (is bound to) PORT.
 port_listening() {
-  local ns=$1 port=$2
-  [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null) ]]
+  local ns=$1 port=$2 proto=${3:-tcp} flags=-Hltn
+  [[ $proto == udp ]] && flags=-Hlun
+  [[ -n $(ip netns exec "$ns" ss "$flags" "sport = :$port" 2>/dev/null) ]]
 }
 
-# wait_port NS PORT PID NAME: waits (10 s) for PORT to listen while PID stays alive.
+# wait_port NS PORT PID NAME [tcp|udp]: waits (10 s) for PORT to listen while PID stays alive.
 wait_port() {
-  local ns=$1 port=$2 pid=$3 name=$4 deadline
+  local ns=$1 port=$2 pid=$3 name=$4 proto=${5:-tcp} deadline
   deadline=$(($(now_ms) + 10000))
-  until port_listening "$ns" "$port"; do
+  until port_listening "$ns" "$port" "$proto"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       fail "$name (pid $pid) exited before listening on port $port"
     fi
@@ -254,6 +268,8 @@ user.privileged: root
 user.unprivileged: nobody
 timeout.negotiate: 30
 timeout.io: 0
+# Keep relay sockets unconnected, so replies from any remote reach the client (full-cone).
+udp.connectdst: no
 client pass {
   from: 0/0 to: 0/0
   log: error
@@ -262,6 +278,14 @@ socks pass {
   from: 0/0 to: 0/0
   command: connect
   protocol: tcp
+  socksmethod: $method
+  log: error
+}
+# UDP ASSOCIATE; udpreply from any address (full-cone: replies from hosts the client never sent to).
+socks pass {
+  from: 0/0 to: 0/0
+  command: udpassociate udpreply
+  protocol: udp
   socksmethod: $method
   log: error
 }
@@ -369,6 +393,72 @@ start_httpd() {
   start_bg "$NET_NS" "$HARNESS_TMP/httpd.log" python3 "$TCP_PEER" httpd --port "$HTTPD_PORT" \
     --file "$HTTP_ROOT/1k.bin" --workers 2
   wait_port "$NET_NS" "$HTTPD_PORT" "$HARNESS_BG_PID" "tcp_peer httpd"
+}
+
+# start_udp_echo: udp_peer.py server in the net namespace: echo on HOST_V4 and HOST_V6 port
+# UDP_ECHO_PORT (datagrams up to 65507 bytes); "CONE ..." datagrams are answered from HOST2_V4 /
+# HOST2_V6 port UDP_CONE_PORT instead (see udp_peer.py).
+UDP_ECHO_PID=""
+start_udp_echo() {
+  [[ -z $UDP_ECHO_PID ]] || return 0
+  start_bg "$NET_NS" "$HARNESS_TMP/udp_peer.log" python3 "$UDP_PEER" server \
+    --listen "$HOST_V4" --listen "$HOST_V6" --port "$UDP_ECHO_PORT" \
+    --cone "$HOST2_V4" --cone "$HOST2_V6" --cone-port "$UDP_CONE_PORT" --verbose
+  UDP_ECHO_PID=$HARNESS_BG_PID
+  wait_port "$NET_NS" "$UDP_ECHO_PORT" "$UDP_ECHO_PID" "udp_peer server" udp
+  wait_port "$NET_NS" "$UDP_CONE_PORT" "$UDP_ECHO_PID" "udp_peer server (cone)" udp
+}
+
+# start_dns_server: dnsmasq (foreground, no upstream, no hosts file) on DNS_V4 and DNS_V6 port 53
+# in the net namespace. Serves DNS_NAME A HOST_V4 / AAAA HOST_V6, an MX and a TXT record for
+# example.test, and DNS_BIG_NAME with DNS_BIG_RECORDS TXT records of 200 bytes (an answer of
+# about 7.7 KiB, under the 8192 of dig +bufsize=8192; DNS_BIG_TXT_BYTES holds the total text length).
+DNS_PID=""
+DNS_BIG_TXT_BYTES=0
+start_dns_server() {
+  [[ -z $DNS_PID ]] || return 0
+  command -v dnsmasq >/dev/null || fail "dnsmasq not found (package dnsmasq-base)"
+  ip -n "$NET_NS" addr add "$DNS_V4/32" dev lo
+  ip -n "$NET_NS" addr add "$DNS_V6/128" dev lo nodad
+  local args=(--keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --pid-file=
+    --user=nobody --group=nogroup --bind-interfaces --listen-address="$DNS_V4"
+    --listen-address="$DNS_V6" --port=53 --log-facility=- --log-queries
+    --edns-packet-max=16384 --no-negcache
+    --address="/$DNS_NAME/$HOST_V4" --address="/$DNS_NAME/$HOST_V6"
+    "--mx-host=example.test,mail.example.test,10" "--txt-record=example.test,t2s-test-record")
+  local i text
+  DNS_BIG_TXT_BYTES=0
+  for ((i = 0; i < DNS_BIG_RECORDS; i++)); do
+    # 200 bytes each, distinct, so a lost or repeated record changes the answer.
+    printf -v text 'rec%03d-%0196d' "$i" "$i"
+    text=${text:0:200}
+    args+=(--txt-record="$DNS_BIG_NAME,$text")
+    DNS_BIG_TXT_BYTES=$((DNS_BIG_TXT_BYTES + ${#text}))
+  done
+  start_bg "$NET_NS" "$HARNESS_TMP/dnsmasq.log" dnsmasq "${args[@]}"
+  DNS_PID=$HARNESS_BG_PID
+  wait_port "$NET_NS" 53 "$DNS_PID" "dnsmasq" udp
+}
+
+# start_microsocks: microsocks (SOCKS5 without UDP ASSOCIATE) on NET_V4:MICROSOCKS_PORT.
+MICROSOCKS_PID=""
+start_microsocks() {
+  [[ -z $MICROSOCKS_PID ]] || return 0
+  command -v microsocks >/dev/null || fail "microsocks not found"
+  start_bg "$NET_NS" "$HARNESS_TMP/microsocks.log" microsocks -i "$NET_V4" -p "$MICROSOCKS_PORT"
+  MICROSOCKS_PID=$HARNESS_BG_PID
+  wait_port "$NET_NS" "$MICROSOCKS_PORT" "$MICROSOCKS_PID" "microsocks"
+}
+
+# udp_client MODE ARGS...: runs a udp_peer.py client in the app namespace (60 s bound); its JSON
+# result goes to stdout.
+udp_client() {
+  in_app timeout 60 python3 "$UDP_PEER" "$@"
+}
+
+# json_field JSON KEY: prints one top-level field of a JSON object.
+json_field() {
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(json.dumps(v) if isinstance(v,(list,dict)) else v)' "$1" "$2"
 }
 
 # True if the option $1 appears among the remaining arguments.

@@ -12,11 +12,17 @@
 #   BENCH_STREAMS       parallel iperf3 flows for the multi-flow runs (default 8)
 #   BENCH_HTTP_CLIENTS  parallel clients for the second connection-rate run (default 4)
 #   BENCH_HOLD_CONNS    idle connections held for the RSS figure (default 1000)
+#   BENCH_UDP_FLOWS     parallel sockets for the second UDP transaction-rate run (default 64)
+#   BENCH_UDP_BITRATE   iperf3 -u target bitrate (default 500M); datagrams of BENCH_UDP_LEN (1400)
 #   BENCH_JSON          if set, also write the figures as JSON to this file
 #
 # Measures: iperf3 throughput (1 and N flows, upload and download), tunnel CPU seconds per GiB
 # relayed, new connections per second for 1 KiB HTTP GETs (one connection each), and the
-# tunnel's RSS idle and with BENCH_HOLD_CONNS idle connections open. Needs root.
+# tunnel's RSS idle and with BENCH_HOLD_CONNS idle connections open. UDP: request/response
+# transactions per second (64-byte datagrams, one outstanding per socket; 1 and BENCH_UDP_FLOWS
+# sockets; without the tunnel the client speaks SOCKS5 UDP ASSOCIATE to dante itself) with the
+# tunnel's CPU per transaction, and iperf3 -u goodput and loss through the tunnel (proxychains4
+# cannot carry UDP, so there is no direct figure). Needs root.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,9 +36,12 @@ BENCH_STREAMS=${BENCH_STREAMS:-8}
 BENCH_HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-4}
 BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000}
 BENCH_JSON=${BENCH_JSON:-}
+BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-64}
+BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-500M}
+BENCH_UDP_LEN=${BENCH_UDP_LEN:-1400}
 
 for var in BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS BENCH_HTTP_CLIENTS \
-  BENCH_HOLD_CONNS; do
+  BENCH_HOLD_CONNS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
 done
 command -v iperf3 >/dev/null || { echo "bench: iperf3 not found" >&2; exit 1; }
@@ -156,6 +165,84 @@ EOF
   fi
 }
 
+# udp_rr MODE FLOWS: FLOWS sockets each doing sequential 64-byte request/response with the UDP
+# echo server for BENCH_SECONDS; records transactions per second and, through the tunnel, the
+# tunnel's CPU microseconds per transaction. MODE=direct: the client does SOCKS5 UDP ASSOCIATE to
+# dante itself (no tunnel, no routes).
+udp_rr() {
+  local mode=$1 flows=$2 key out cpu0="" cpu1="" args
+  key="udp_rr_${flows}flow_${mode}"
+  args=(rr --host "$HOST_V4" --port "$UDP_ECHO_PORT" --flows "$flows" --seconds "$BENCH_SECONDS"
+    --timeout 1)
+  [[ $mode == direct ]] && args+=(--socks "$NET_V4:$PROXY_PORT")
+  log "UDP transactions $mode: $flows socket(s) for ${BENCH_SECONDS}s"
+  [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
+  if ! out=$(in_app timeout $((BENCH_SECONDS + 40)) python3 "$UDP_PEER" "${args[@]}" \
+    2>"$HARNESS_TMP/$key.err"); then
+    log "UDP transactions $mode $flows failed: $out $(head -c 300 "$HARNESS_TMP/$key.err")"
+    result "${key}_per_s" n/a
+    return 0
+  fi
+  [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
+  local rate txns timeouts
+  read -r rate txns timeouts < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["per_s"], r["transactions"], r["timeouts"])' "$out")
+  result "${key}_per_s" "$rate"
+  result "${key}_timeouts" "$timeouts"
+  if [[ $mode == tunnel ]] && ((txns > 0)); then
+    result "${key}_cpu_us_per_txn" "$(python3 -c "print(round(($cpu1 - $cpu0) * 1e6 / $txns, 2))")"
+  fi
+}
+
+# iperf_udp DIRECTION(up|down): iperf3 -u at BENCH_UDP_BITRATE through the tunnel (TCP control
+# connection and UDP data both relayed); records goodput (Mbit/s received), loss % and the tunnel's
+# CPU seconds per GiB received.
+iperf_udp() {
+  local dir=$1 key report cpu0 cpu1 figures
+  key="iperf_udp_${dir}_tunnel"
+  report="$HARNESS_TMP/$key.json"
+  local args=(iperf3 -c "$HOST_V4" -p "$IPERF_PORT" -u -b "$BENCH_UDP_BITRATE" -l "$BENCH_UDP_LEN"
+    -t "$BENCH_SECONDS" -J)
+  [[ $dir == down ]] && args+=(-R)
+  log "iperf3 -u tunnel: $dir at $BENCH_UDP_BITRATE for ${BENCH_SECONDS}s"
+  cpu0=$(proc_cpu_seconds "$TUN_PID")
+  if ! in_app timeout $((BENCH_SECONDS + 30)) "${args[@]}" >"$report" 2>"$report.err"; then
+    log "iperf3 -u $dir failed: $(tail -c 300 "$report" "$report.err" | tr '\n' ' ')"
+    result "${key}_mbps" n/a
+    kill_pid "$IPERF_PID" 3
+    start_iperf_server
+    return 0
+  fi
+  cpu1=$(proc_cpu_seconds "$TUN_PID")
+  if ! figures=$(python3 - "$report" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    report = json.load(f)
+if report.get("error"):
+    sys.exit("iperf3: %s" % report["error"])
+end = report["end"]
+total = end["sum"]
+received = end.get("sum_received")
+if received and received.get("bytes"):
+    bps, nbytes = received["bits_per_second"], received["bytes"]
+else:  # older iperf3: the summary carries the sender's rate and the receiver's loss
+    bps = total["bits_per_second"] * (1 - total["lost_percent"] / 100.0)
+    nbytes = total["bytes"] * (1 - total["lost_percent"] / 100.0)
+print("%.0f %d %.2f" % (bps, nbytes, total["lost_percent"]))
+EOF
+  ); then
+    log "iperf3 -u $dir: $figures"
+    result "${key}_mbps" n/a
+    return 0
+  fi
+  local bps bytes loss
+  read -r bps bytes loss <<<"$figures"
+  result "${key}_mbps" "$(python3 -c "print(round($bps / 1e6, 1))")"
+  result "${key}_loss_pct" "$loss"
+  ((bytes > 0)) && result "${key}_cpu_s_per_gib" \
+    "$(python3 -c "print(round(($cpu1 - $cpu0) / ($bytes / 2**30), 3))")"
+  return 0
+}
+
 # Opens BENCH_HOLD_CONNS idle connections through the tunnel and records the tunnel's RSS.
 hold_rss() {
   local ready="$HARNESS_TMP/hold.ready" holder line
@@ -218,6 +305,15 @@ for clients in (1, $BENCH_HTTP_CLIENTS):
     k = "conn_rate_%dclient_%%s_per_s" % clients
     rows.append(("1 KiB GET, new conn each, %d client(s) [conn/s]" % clients,
                  r.get(k % "direct"), r.get(k % "tunnel")))
+for flows in (1, $BENCH_UDP_FLOWS):
+    k = "udp_rr_%dflow_%%s_per_s" % flows
+    rows.append(("UDP 64 B request/response, %d socket(s) [txn/s]" % flows,
+                 r.get(k % "direct"), r.get(k % "tunnel")))
+for dirn, label in (("up", "upload"), ("down", "download")):
+    rows.append(("iperf3 -u $BENCH_UDP_BITRATE -l $BENCH_UDP_LEN %s goodput [Mbit/s]" % label,
+                 None, r.get("iperf_udp_%s_tunnel_mbps" % dirn)))
+    rows.append(("iperf3 -u $BENCH_UDP_BITRATE -l $BENCH_UDP_LEN %s loss [%%]" % label,
+                 None, r.get("iperf_udp_%s_tunnel_loss_pct" % dirn)))
 
 w = 50
 print()
@@ -237,6 +333,12 @@ print("  %-46s %10s" % ("all iperf3 runs", fmt(r.get("tunnel_cpu_s_per_gib_all")
 for clients in (1, $BENCH_HTTP_CLIENTS):
     k = "conn_rate_%dclient_tunnel_cpu_ms_per_conn" % clients
     print("  %-46s %10s" % ("CPU ms per connection, %d client(s)" % clients, fmt(r.get(k))))
+for flows in (1, $BENCH_UDP_FLOWS):
+    k = "udp_rr_%dflow_tunnel_cpu_us_per_txn" % flows
+    print("  %-46s %10s" % ("CPU us per UDP transaction, %d socket(s)" % flows, fmt(r.get(k))))
+for dirn in ("up", "down"):
+    k = "iperf_udp_%s_tunnel_cpu_s_per_gib" % dirn
+    print("  %-46s %10s" % ("iperf3 -u %s [s per GiB received]" % dirn, fmt(r.get(k))))
 print()
 print("tunnel memory [VmRSS KiB]")
 for k, name in (("rss_kib_idle", "idle, after start"),
@@ -258,6 +360,7 @@ EOF
 harness_up
 start_iperf_server
 start_httpd
+start_udp_echo
 write_proxychains_conf
 
 log "== without tunnel: proxychains4 -> dante $NET_V4:$PROXY_PORT =="
@@ -272,6 +375,8 @@ for dir in up down; do
 done
 conn_rate direct 1
 conn_rate direct "$BENCH_HTTP_CLIENTS"
+udp_rr direct 1
+udp_rr direct "$BENCH_UDP_FLOWS"
 
 log "== through tun2socks (MTU $BENCH_MTU) -> dante $NET_V4:$PROXY_PORT =="
 T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}"
@@ -289,6 +394,10 @@ if ((TUNNEL_BYTES_TOTAL > 0)); then
 fi
 conn_rate tunnel 1
 conn_rate tunnel "$BENCH_HTTP_CLIENTS"
+udp_rr tunnel 1
+udp_rr tunnel "$BENCH_UDP_FLOWS"
+iperf_udp up
+iperf_udp down
 hold_rss
 result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
 log "tunnel $(tunnel_counters)"
