@@ -235,6 +235,7 @@ harness_down() {
     kill_ns_pids "$NET_NS"
     ip netns del "$APP_NS" 2>/dev/null
     ip netns del "$NET_NS" 2>/dev/null
+    rm -rf "/etc/netns/$APP_NS" "/etc/netns/$NET_NS"
     HARNESS_IS_UP=0
   fi
   if [[ $HARNESS_USER_CREATED == 1 ]]; then
@@ -305,6 +306,12 @@ setup_namespaces() {
   ip netns add "$APP_NS" || fail "cannot create namespace $APP_NS"
   ip netns add "$NET_NS" || { ip netns del "$APP_NS"; fail "cannot create namespace $NET_NS"; }
   HARNESS_IS_UP=1
+  # Each namespace's resolver is the net namespace's dnsmasq (start_dns_server): `ip netns exec`
+  # shows /etc/netns/NS/resolv.conf as /etc/resolv.conf. Names like app.example.test therefore
+  # resolve for dante in the net namespace, and in the app namespace only through the tunnel.
+  mkdir -p "/etc/netns/$APP_NS" "/etc/netns/$NET_NS"
+  printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$DNS_V4" >"/etc/netns/$APP_NS/resolv.conf"
+  printf 'nameserver %s\n' "$DNS_V4" >"/etc/netns/$NET_NS/resolv.conf"
 
   ip -n "$APP_NS" link set lo up
   ip -n "$NET_NS" link set lo up
@@ -670,3 +677,240 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     *) echo "usage: $0 selfcheck   (otherwise source this file)" >&2; exit 2 ;;
   esac
 fi
+
+# ------------------------------------------------------------------ fault injection and soak
+# (used by case_fault_*.sh, case_soak.sh and tools/bench/soak.sh)
+
+# dante_pid PORT: prints the PID of the dante main process serving PORT (one this run started).
+dante_pid() {
+  local port=$1 pid
+  for pid in "${HARNESS_PIDS[@]}"; do
+    if pid_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+      grep -q -- "danted-$port.conf"; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# pid_tree PID: prints PID and all its descendants.
+pid_tree() {
+  local table todo=("$1") pid child out=()
+  table=$(ps -e -o pid=,ppid=)
+  while ((${#todo[@]})); do
+    pid=${todo[0]}
+    todo=("${todo[@]:1}")
+    out+=("$pid")
+    while read -r child; do
+      [[ -n $child ]] && todo+=("$child")
+    done < <(awk -v p="$pid" '$2 == p {print $1}' <<<"$table")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+# kill_dante PORT [SIGNAL]: signals dante on PORT and all its children (default KILL: a crash),
+# waits (5 s) until all are gone and the port is closed. Children first, so none is re-spawned.
+kill_dante() {
+  local port=$1 sig=${2:-KILL} main pids pid deadline
+  main=$(dante_pid "$port") || fail "kill_dante: no dante running for port $port"
+  mapfile -t pids < <(pid_tree "$main")
+  log "kill_dante $port: SIG$sig to ${pids[*]}"
+  for pid in "${pids[@]}"; do
+    kill "-$sig" "$pid" 2>/dev/null || true
+  done
+  deadline=$(($(now_ms) + 5000))
+  for pid in "${pids[@]}"; do
+    while pid_alive "$pid"; do
+      (($(now_ms) < deadline)) || fail "kill_dante: pid $pid still alive 5 s after SIG$sig"
+      sleep 0.02
+    done
+  done
+  kill_pid "$main" 1  # reaps it and drops it from HARNESS_PIDS
+  wait_until 5 "port $port to close" bash -c "! ip netns exec '$NET_NS' ss -Hltn 'sport = :$port' | grep -q ." ||
+    fail "kill_dante: port $port still listening"
+}
+
+# restart_dante PORT: starts dante again with the config harness_up wrote for PORT.
+restart_dante() {
+  local port=$1
+  [[ -f $HARNESS_TMP/danted-$port.conf ]] || fail "restart_dante: no config for port $port"
+  ! dante_pid "$port" >/dev/null || fail "restart_dante: dante for port $port is still running"
+  start_bg "$NET_NS" "$HARNESS_TMP/danted-$port.restart.out" \
+    danted -f "$HARNESS_TMP/danted-$port.conf" -p "$HARNESS_TMP/danted-$port.pid"
+  wait_port "$NET_NS" "$port" "$HARNESS_BG_PID" "danted ($port, restarted)"
+}
+
+# counters_settled NAME...: true if the tunnel's fresh counters show 0 for every NAME given.
+# Stores the line in SETTLED_LINE.
+SETTLED_LINE=""
+counters_zero() {
+  local name
+  SETTLED_LINE=$(tunnel_counters)
+  for name in "$@"; do
+    (($(counter_value "$SETTLED_LINE" "$name") == 0)) || return 1
+  done
+}
+
+# wait_counters_zero SECONDS NAME...: polls (every 0.5 s) until every NAME is 0; fails otherwise.
+# The last counters line is left in SETTLED_LINE.
+wait_counters_zero() {
+  local seconds=$1 deadline
+  shift
+  deadline=$(($(now_ms) + seconds * 1000))
+  until counters_zero "$@"; do
+    (($(now_ms) < deadline)) || fail "$* not 0 after ${seconds} s: $SETTLED_LINE"
+    sleep 0.5
+  done
+}
+
+# Peak RSS (VmHWM) of PID in KiB.
+proc_hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# figure NAME VALUE [UNIT]: one measured figure, in a form scripts can collect.
+figure() { printf 'figure: %s=%s%s\n' "$1" "$2" "${3:+ $3}"; }
+
+# ---- soak: a mixed workload for SOAK seconds (case_soak.sh, tools/bench/soak.sh)
+#
+# Workers, each a loop bounded by the deadline and an iteration cap, every step under timeout:
+#   down   tcp_peer source 16 MiB, IPv4 and IPv6 alternately (sha256 checked)
+#   up     tcp_peer sink 16 MiB (sha256 checked by the server)
+#   short  tcp_peer httpget: new connection per 1 KiB GET for 10 s (no failure allowed)
+#   conc   tcp_peer concurrent: 100 connections at once, echo round trips; then halfclose
+#   udp    udp_peer rr over 8 sockets for 10 s, then udp_peer flows 200 (new flows each time)
+#   churn  stall clients (4 conns, never read) killed with SIGKILL after 1-2 s (abrupt resets),
+#          and connections to a closed port (must be refused: the expected failures)
+# Each worker appends "ok NAME ..." or "FAIL NAME ..." lines to $HARNESS_TMP/soak-NAME.log.
+SOAK_WORKERS=(down up short conc udp churn)
+
+# soak_step NAME SECONDS CMD...: runs CMD in the app namespace under timeout, logs the outcome.
+soak_step() {
+  local name=$1 limit=$2 out rc=0
+  shift 2
+  out=$(timeout "$limit" ip netns exec "$APP_NS" "$@" 2>&1) || rc=$?
+  if ((rc == 0)); then
+    printf 'ok %s %s\n' "$name" "$(tail -n 1 <<<"$out")" >>"$HARNESS_TMP/soak-$name.log"
+  else
+    printf 'FAIL %s rc=%s %s\n' "$name" "$rc" "$(tr '\n' ' ' <<<"$out" | tail -c 400)" \
+      >>"$HARNESS_TMP/soak-$name.log"
+    sleep 0.5  # a broken step must not turn the loop into a busy loop
+  fi
+}
+
+soak_worker() {
+  local name=$1 end_ms=$2 i=0 max=100000 left host
+  while (($(now_ms) < end_ms && i < max)); do
+    i=$((i + 1))
+    left=$(((end_ms - $(now_ms)) / 1000))
+    ((left >= 2)) || break
+    case $name in
+      down)
+        host=$HOST_V4
+        ((i % 2)) || host=$HOST_V6
+        soak_step down 60 python3 "$TCP_PEER" source --host "$host" --port "$PEER_PORT" \
+          --bytes $((16 << 20)) --seed "$i" --io-timeout 30
+        ;;
+      up)
+        soak_step up 60 python3 "$TCP_PEER" sink --host "$HOST_V4" --port "$PEER_PORT" \
+          --bytes $((16 << 20)) --seed "$i" --io-timeout 30
+        ;;
+      short)
+        ((left > 10)) && left=10
+        soak_step short $((left + 30)) python3 "$TCP_PEER" httpget --host "$HOST_V4" \
+          --port "$HTTPD_PORT" --seconds "$left" --expect-size 1024 --max-failures 0
+        ;;
+      conc)
+        soak_step conc 60 python3 "$TCP_PEER" concurrent --host "$HOST_V4" \
+          --port "$PEER_PORT" --conns 100 --bytes 4096 --deadline 30
+        soak_step conc 30 python3 "$TCP_PEER" halfclose --host "$HOST_V6" \
+          --port "$PEER_PORT" --bytes 65536 --upload 65536 --delay-ms 100 --io-timeout 20
+        ;;
+      udp)
+        ((left > 10)) && left=10
+        soak_step udp $((left + 30)) python3 "$UDP_PEER" rr --host "$HOST_V4" \
+          --port "$UDP_ECHO_PORT" --flows 8 --seconds "$left" --timeout 1
+        soak_step udp 40 python3 "$UDP_PEER" flows 200 --host "$HOST_V6" \
+          --port "$UDP_ECHO_PORT" --seconds 20
+        ;;
+      churn)
+        soak_churn_once "$i"
+        ;;
+    esac
+  done
+}
+
+# One churn round: abruptly killed readers, then a refused connection (expected).
+soak_churn_once() {
+  local i=$1 pid rc=0 out
+  # ip netns exec execs python, so $! is the client itself (bounded by --hold-seconds).
+  ip netns exec "$APP_NS" python3 "$TCP_PEER" stall --host "$HOST_V4" --port "$PEER_PORT" \
+    --conns 4 --bytes $((64 << 20)) --seed "$i" --hold-seconds 10 >/dev/null 2>&1 &
+  pid=$!
+  sleep "1.$((i % 10))"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  out=$(in_app timeout 15 python3 "$TCP_PEER" connfail --host "$HOST_V4" --port 9 --conns 5 \
+    --deadline 10 2>&1) || rc=$?
+  if ((rc == 0)); then
+    printf 'ok churn %s\n' "$out" >>"$HARNESS_TMP/soak-churn.log"
+  else
+    printf 'FAIL churn rc=%s %s\n' "$rc" "$(tr '\n' ' ' <<<"$out" | tail -c 400)" \
+      >>"$HARNESS_TMP/soak-churn.log"
+  fi
+}
+
+# soak_report LABEL: one line of RSS, CPU and counters, plus figures.
+soak_report() {
+  local label=$1 line
+  line=$(tunnel_counters)
+  log "soak $label: rss=$(proc_rss_kib "$TUN_PID")KiB cpu=$(proc_cpu_seconds "$TUN_PID")s" \
+    "tcp_active=$(counter_value "$line" tcp_active) tcp_opened=$(counter_value "$line" tcp_opened)" \
+    "udp_flows_active=$(counter_value "$line" udp_flows_active)" \
+    "bytes_down=$(counter_value "$line" bytes_down) bytes_up=$(counter_value "$line" bytes_up)"
+}
+
+# run_soak SECONDS REPORT_EVERY WARMUP: runs the workers for SECONDS (needs harness_up, a tunnel,
+# start_httpd and start_udp_echo), logging RSS/CPU every REPORT_EVERY seconds. Sets
+# SOAK_WARM_RSS (KiB, after WARMUP seconds), SOAK_OK and SOAK_FAILED (step counts).
+SOAK_WARM_RSS=0
+SOAK_OK=0
+SOAK_FAILED=0
+run_soak() {
+  local seconds=$1 every=$2 warmup=$3 start end next name wpids=() pid warm_at
+  start=$(now_ms)
+  end=$((start + seconds * 1000))
+  for name in "${SOAK_WORKERS[@]}"; do
+    : >"$HARNESS_TMP/soak-$name.log"
+    soak_worker "$name" "$end" &
+    wpids+=($!)
+  done
+  warm_at=$((start + warmup * 1000))
+  next=$((start + every * 1000))
+  SOAK_WARM_RSS=0
+  while (($(now_ms) < end)); do
+    tunnel_running || fail "tunnel died during the soak"
+    if ((SOAK_WARM_RSS == 0 && $(now_ms) >= warm_at)); then
+      SOAK_WARM_RSS=$(proc_rss_kib "$TUN_PID")
+      log "soak: RSS after ${warmup} s warm-up: $SOAK_WARM_RSS KiB"
+    fi
+    if (($(now_ms) >= next)); then
+      soak_report "t=$((($(now_ms) - start) / 1000))s"
+      next=$((next + every * 1000))
+    fi
+    sleep 0.5
+  done
+  # Workers stop starting steps at the deadline; a running step is bounded by its timeout.
+  for pid in "${wpids[@]}"; do
+    wait "$pid" || true
+  done
+  log "soak: workers finished $((($(now_ms) - end) / 1000)) s after the deadline"
+  SOAK_OK=$(cat "$HARNESS_TMP"/soak-*.log | grep -c '^ok ' || true)
+  SOAK_FAILED=$(cat "$HARNESS_TMP"/soak-*.log | grep -c '^FAIL ' || true)
+  for name in "${SOAK_WORKERS[@]}"; do
+    log "soak worker $name: $(grep -c '^ok ' "$HARNESS_TMP/soak-$name.log" || true) ok," \
+      "$(grep -c '^FAIL ' "$HARNESS_TMP/soak-$name.log" || true) failed"
+  done
+  if ((SOAK_FAILED > 0)); then
+    grep -h '^FAIL ' "$HARNESS_TMP"/soak-*.log | head -n 5 >&2
+  fi
+}
