@@ -10,6 +10,7 @@ if [[ "${T2S_SANITIZE:-0}" == 1 ]]; then
   cmake_args+=(-DT2S_SANITIZE=ON)
   # lwIP links IPv4 fragments through pointers at unaligned addresses (see tools/fuzz.sh).
   export LSAN_OPTIONS="use_unaligned=1${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+  export T2S_SANITIZED=1  # end-to-end memory bounds are only logged (see tests/e2e/harness.sh)
 fi
 build_dir="${T2S_BUILD_DIR:-$repo_dir/build}"
 "$repo_dir/tools/build.sh" "${cmake_args[@]}"

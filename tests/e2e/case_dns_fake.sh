@@ -100,7 +100,7 @@ pool=$(counter_value "$line" dns_pool_size)
 log "figure: pool size after 50,000 names = $pool; RSS $rss_before KiB -> $rss_after KiB"
 ((pool <= 16384)) || fail "pool holds $pool names, over its bound of 16384"
 ((pool >= 16000)) || fail "pool holds only $pool names after 50,000 queries"
-((rss_after - rss_before < 32768)) || fail "RSS grew by $((rss_after - rss_before)) KiB for 50,000 names"
+assert_memory_below $((rss_after - rss_before)) 32768 "RSS growth for 50,000 names"
 
 stop_tunnel_ok_with_counters
 log "PASS"

@@ -53,7 +53,7 @@ assert_counter_ge "$line" udp_flows_opened 15500
 peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$TUN_PID/status")
 rss=$(proc_rss_kib "$TUN_PID")
 log "tunnel memory: idle ${rss_idle} KiB, now ${rss} KiB, peak ${peak} KiB (limit $UDP_FLOWS_RSS_LIMIT_KIB)"
-((peak < UDP_FLOWS_RSS_LIMIT_KIB)) || fail "tunnel peak RSS ${peak} KiB >= $UDP_FLOWS_RSS_LIMIT_KIB KiB"
+assert_memory_below "$peak" "$UDP_FLOWS_RSS_LIMIT_KIB" "tunnel peak RSS"
 
 # A fresh flow (a port the flood did not use) is relayed.
 out=$(udp_client echo --host "$HOST_V4" --port "$UDP_ECHO_PORT" --sizes 1,1400) ||

@@ -608,6 +608,17 @@ proc_cpu_seconds() {
 # Resident set size of PID in KiB.
 proc_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# assert_memory_below VALUE_KIB LIMIT_KIB WHAT: a memory bound. Sanitizer builds (tools/test.sh
+# sets T2S_SANITIZED=1) carry shadow memory and a free-queue quarantine of their own, so there
+# the figure is only logged.
+assert_memory_below() {
+  if [[ -n ${T2S_SANITIZED:-} ]]; then
+    log "$3: $1 KiB (sanitizer build: bound of $2 KiB not checked)"
+    return 0
+  fi
+  (($1 < $2)) || fail "$3: $1 KiB, over the bound of $2 KiB"
+}
+
 # tcp_peer MODE ARGS...: runs the TCP peer client in the app namespace against HOST_V4.
 peer_client() {
   in_app python3 "$TCP_PEER" "$@"
