@@ -65,10 +65,7 @@ class DnsForwarder::Stream {
     uv_read_start(
         socket_->stream(),
         [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-          auto* self = static_cast<Stream*>(handle->data);
-          std::span<uint8_t> shared = self->owner_.relay_.read_buffer();
-          *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()),
-                             static_cast<unsigned>(shared.size()));
+          *buf = static_cast<Stream*>(handle->data)->owner_.relay_.read_buffer_for_libuv();
         },
         [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
           auto* self = io::TcpSocket::owner_of<Stream>(stream);

@@ -101,10 +101,7 @@ void Relay::retire(TcpSession* session, uint64_t request_id) {
   retired_.push_back(std::move(found->second));
   sessions_.erase(found);
   --counters_.tcp_active;
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(reap_timer_))) {
-    uv_timer_start(
-        reap_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->reap(); }, 0, 0);
-  }
+  schedule_reap();
 }
 
 void Relay::schedule_flush(TcpSession* session) {
@@ -121,6 +118,13 @@ void Relay::flush() {
   sessions.swap(to_flush_);
   for (TcpSession* session : sessions) session->flush_to_proxy();
   if (to_flush_.empty()) uv_check_stop(flush_check_);
+}
+
+void Relay::schedule_reap() {
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(reap_timer_))) {
+    uv_timer_start(
+        reap_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->reap(); }, 0, 0);
+  }
 }
 
 void Relay::reap() {
@@ -179,10 +183,7 @@ void Relay::retire_udp(UdpSession* session) {
   retired_udp_.push_back(std::move(found->second));
   udp_flows_.erase(found);
   --counters_.udp_flows_active;
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(reap_timer_))) {
-    uv_timer_start(
-        reap_timer_, [](uv_timer_t* timer) { static_cast<Relay*>(timer->data)->reap(); }, 0, 0);
-  }
+  schedule_reap();
 }
 
 void Relay::udp_unavailable(const std::string& reason, bool unsupported) {

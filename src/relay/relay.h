@@ -83,6 +83,10 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   const RelayOptions& options() const { return options_; }
   // One buffer for all proxy reads: a read is passed on to lwIP before the next one starts.
   std::span<uint8_t> read_buffer() { return read_buffer_; }
+  uv_buf_t read_buffer_for_libuv() {
+    return uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()),
+                       static_cast<unsigned>(read_buffer_.size()));
+  }
 
   // A session received data from the app: flush it to the proxy once this loop turn's input
   // is processed (one write for many segments).
@@ -106,6 +110,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
 
  private:
   void sweep();
+  void schedule_reap();
   void reap();
   void flush();
 

@@ -106,10 +106,7 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
   uv_read_start(
       control_->stream(),
       [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-        auto* self = static_cast<UdpSession*>(handle->data);
-        std::span<uint8_t> shared = self->relay_.read_buffer();
-        *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()),
-                           static_cast<unsigned>(shared.size()));
+        *buf = static_cast<UdpSession*>(handle->data)->relay_.read_buffer_for_libuv();
       },
       on_control_read);
 
@@ -146,10 +143,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
     rc = uv_udp_recv_start(
         udp_,
         [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-          auto* self = static_cast<UdpSession*>(handle->data);
-          std::span<uint8_t> shared = self->relay_.read_buffer();
-          *buf = uv_buf_init(reinterpret_cast<char*>(shared.data()),
-                             static_cast<unsigned>(shared.size()));
+          *buf = static_cast<UdpSession*>(handle->data)->relay_.read_buffer_for_libuv();
         },
         on_udp_receive);
   }
