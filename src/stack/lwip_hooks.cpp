@@ -105,6 +105,24 @@ void source_and_destination(const pbuf* packet, bool is_v6, ip_addr_t& source,
   }
 }
 
+// Header length and checksum of the TCP segment following `header_length` bytes of IP header.
+bool valid_tcp_segment(pbuf* packet, uint16_t header_length, const ip_addr_t& source,
+                       const ip_addr_t& destination) {
+  if (packet->tot_len < header_length + TCP_HLEN) return false;
+  auto segment_length = static_cast<uint16_t>(packet->tot_len - header_length);
+  uint8_t offset_byte = 0;
+  pbuf_copy_partial(packet, &offset_byte, 1, static_cast<u16_t>(header_length + 12));
+  size_t tcp_header_length = static_cast<size_t>(offset_byte >> 4) * 4;
+  if (tcp_header_length < TCP_HLEN || tcp_header_length > segment_length) return false;
+#if CHECKSUM_CHECK_TCP
+  pbuf_remove_header(packet, header_length);
+  u16_t sum = ip_chksum_pseudo(packet, IP_PROTO_TCP, segment_length, &source, &destination);
+  pbuf_add_header_force(packet, header_length);
+  if (sum != 0) return false;
+#endif
+  return true;
+}
+
 // Either passes the segment to lwIP or, for a SYN opening a flow lwIP does not know, holds
 // it and asks the acceptor.
 void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6) {
@@ -123,6 +141,12 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   source_and_destination(packet, is_v6, source, destination);
   if (lwip_knows_flow(source, destination, peek)) {
     input_tcp(state, packet, header_length, is_v6, 0);
+    return;
+  }
+  // lwIP would validate the segment only once admitted: check it now, so a corrupt SYN never
+  // costs a proxy connection.
+  if (!valid_tcp_segment(packet, header_length, source, destination)) {
+    drop_malformed(state, packet);
     return;
   }
   FlowKey key = flow_key(source, destination, peek);

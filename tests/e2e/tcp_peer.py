@@ -463,6 +463,320 @@ def client_httpget(args):
         sys.exit(1)
 
 
+# ------------------------------------------------------------------- fault-injection helpers
+
+def run_blackhole(args):
+    """A "proxy" that accepts TCP connections and never sends a byte (server, net namespace).
+    Holds at most --max-conns connections; exits after --seconds."""
+    import selectors
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((args.bind, args.port))
+    lsock.listen(4096)
+    lsock.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(lsock, selectors.EVENT_READ, None)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print("tcp_peer blackhole listening on %s:%d" % (args.bind, args.port), file=sys.stderr,
+          flush=True)
+    held = {}
+    accepted = 0
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(1.0):
+            if key.data is None:
+                try:
+                    conn, _ = lsock.accept()
+                except OSError:
+                    continue
+                accepted += 1
+                if len(held) >= args.max_conns:
+                    conn.close()
+                    continue
+                conn.setblocking(False)
+                held[conn.fileno()] = conn
+                sel.register(conn, selectors.EVENT_READ, "conn")
+                if args.verbose:
+                    print("blackhole: accepted #%d (%d held)" % (accepted, len(held)),
+                          file=sys.stderr, flush=True)
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(65536)   # read (and ignore) whatever the client sends
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    held.pop(conn.fileno(), None)
+                    conn.close()
+
+
+def client_connfail(args):
+    """Opens --conns connections at once (non-blocking) and records how and when each ends:
+    refused, reset, timed out (still pending at --deadline) or connected. Prints counts and the
+    slowest failure; exits 1 unless every connection failed (refused or reset) in time."""
+    import errno
+    import resource
+    import selectors
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < args.conns + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.conns + 64), hard))
+    sel = selectors.DefaultSelector()
+    start = time.monotonic()
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    outcome = {}
+    for i in range(args.conns):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex((args.host, args.port))
+        if err not in (0, errno.EINPROGRESS):
+            outcome[i] = ("error", errno.errorcode.get(err, str(err)), time.monotonic() - start)
+            s.close()
+            continue
+        sel.register(s, selectors.EVENT_WRITE, i)
+    deadline = start + args.deadline
+    while len(sel.get_map()) and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, min(0.2, deadline - time.monotonic()))):
+            s, i = key.fileobj, key.data
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            now = time.monotonic() - start
+            if err == 0:
+                outcome[i] = ("connected", "", now)
+            elif err == errno.ECONNREFUSED:
+                outcome[i] = ("refused", "", now)
+            elif err == errno.ECONNRESET:
+                outcome[i] = ("reset", "", now)
+            else:
+                outcome[i] = ("error", errno.errorcode.get(err, str(err)), now)
+            sel.unregister(s)
+            s.close()
+    pending = len(sel.get_map())
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+    counts = {}
+    for kind, _, _ in outcome.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    failed_times = [t for kind, _, t in outcome.values() if kind in ("refused", "reset")]
+    errors = sorted({detail for kind, detail, _ in outcome.values() if kind == "error"})
+    result = {"mode": "connfail", "conns": args.conns, "refused": counts.get("refused", 0),
+              "reset": counts.get("reset", 0), "connected": counts.get("connected", 0),
+              "other_errors": counts.get("error", 0), "error_kinds": errors,
+              "pending_at_deadline": pending,
+              "min_fail_ms": round(min(failed_times) * 1000) if failed_times else None,
+              "max_fail_ms": round(max(failed_times) * 1000) if failed_times else None,
+              "seconds": round(time.monotonic() - start, 3)}
+    result["ok"] = len(failed_times) == args.conns
+    emit(result)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+def client_stall(args):
+    """Opens --conns connections that ask the server for --bytes (source mode) and never read:
+    tiny SO_RCVBUF set before connecting, then sleeps --hold-seconds and closes. Writes
+    --ready-file once all are open."""
+    socks = []
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    for i in range(args.conns):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+        s.settimeout(30)
+        try:
+            s.connect((args.host, args.port))
+            s.sendall(("source %d %d\n" % (args.bytes, args.seed + i)).encode())
+        except OSError as exc:
+            die("stall: connection %d failed: %r" % (i, exc))
+        socks.append(s)
+    if args.ready_file:
+        with open(args.ready_file + ".tmp", "w") as f:
+            f.write("%d\n" % len(socks))
+        os.rename(args.ready_file + ".tmp", args.ready_file)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    time.sleep(args.hold_seconds)
+    # Something was received (the server did send), but only what fits the tiny buffers.
+    queued = []
+    for s in socks:
+        try:
+            queued.append(len(s.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)))
+        except OSError:
+            queued.append(-1)
+    for s in socks:
+        s.close()
+    emit({"mode": "stall", "conns": len(socks), "rcvbuf": args.rcvbuf,
+          "queued_bytes_peeked": queued, "ok": all(q > 0 for q in queued)})
+
+
+def client_download(args):
+    """Asks for --bytes (source mode) and checks every byte against the pattern as it arrives
+    (no end-of-stream hashing, so a failure is reported the moment it happens). Prints how the
+    stream ended: complete, eof (short), reset or error; exits 1 unless complete."""
+    start = time.monotonic()
+    sock = connect(args)
+    sock.sendall(("source %d %d\n" % (args.bytes, args.seed)).encode())
+    pattern = Pattern(args.seed).view
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    got = 0
+    outcome = "complete"
+    detail = ""
+    try:
+        while True:
+            n = sock.recv_into(buf)
+            if n == 0:
+                break
+            offset = got % PATTERN_LEN
+            if view[:n] != pattern[offset:offset + n]:
+                outcome, detail = "error", "wrong data at offset %d" % got
+                break
+            got += n
+    except ConnectionResetError as exc:
+        outcome, detail = "reset", repr(exc)
+    except OSError as exc:
+        outcome, detail = "error", repr(exc)
+    sock.close()
+    if outcome == "complete" and got != args.bytes:
+        outcome = "eof"
+        detail = "EOF after %d of %d bytes" % (got, args.bytes)
+    emit({"mode": "download", "bytes": got, "outcome": outcome, "detail": detail,
+          "seconds": round(time.monotonic() - start, 3), "ok": outcome == "complete"})
+    if outcome != "complete":
+        sys.exit(1)
+
+
+def run_aecho(args):
+    """Plain echo server (no header) for many connections at once: asyncio, 64 KiB reads, so
+    10,000 idle connections cost little (the threaded server reserves 1 MiB per connection)."""
+    import asyncio
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def serve():
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((args.bind, args.port))
+        sock.listen(8192)
+        server = await asyncio.start_server(handle, sock=sock, backlog=8192)
+        async with server:
+            await server.serve_forever()
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print("tcp_peer aecho listening on [%s]:%d" % (args.bind, args.port), file=sys.stderr,
+          flush=True)
+    asyncio.run(serve())
+
+
+def client_many(args):
+    """--conns connections to a plain echo server (aecho), one thread, non-blocking: opens them
+    (at most --inflight connects pending at a time) until ALL are established and open at once,
+    then sends --bytes on every one and reads them back, then closes all. Exits 1 unless every
+    connection completed within --deadline."""
+    import errno
+    import resource
+    import selectors
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < args.conns + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.conns + 64), hard))
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sel = selectors.DefaultSelector()
+    start = time.monotonic()
+    deadline = start + args.deadline
+    socks = []
+    connected = 0
+    pending = 0
+    errors = {}
+    next_index = 0
+
+    def note(kind):
+        errors[kind] = errors.get(kind, 0) + 1
+
+    # Phase 1: connect everything; nothing is closed until all are up.
+    while (connected + sum(errors.values()) < args.conns) and time.monotonic() < deadline:
+        while next_index < args.conns and pending < args.inflight:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setblocking(False)
+            err = s.connect_ex((args.host, args.port))
+            if err not in (0, errno.EINPROGRESS):
+                note(errno.errorcode.get(err, str(err)))
+                s.close()
+            else:
+                sel.register(s, selectors.EVENT_WRITE, next_index)
+                pending += 1
+            next_index += 1
+        for key, _ in sel.select(0.2):
+            s = key.fileobj
+            sel.unregister(s)
+            pending -= 1
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                note(errno.errorcode.get(err, str(err)))
+                s.close()
+            else:
+                connected += 1
+                socks.append(s)
+    open_seconds = time.monotonic() - start
+    all_open = connected == args.conns
+    if args.ready_file and all_open:
+        with open(args.ready_file, "w") as f:
+            f.write("%d\n" % connected)
+    if all_open and args.hold_seconds > 0:
+        time.sleep(args.hold_seconds)
+
+    # Phase 2: one echo round trip on every connection.
+    done = 0
+    if all_open:
+        want = {}
+        for i, s in enumerate(socks):
+            payload = (b"%d-" % i).ljust(args.bytes, b"x")
+            want[s] = [payload, bytearray()]
+            try:
+                s.sendall(payload)  # small: fits the empty send buffer
+            except OSError as exc:
+                note(type(exc).__name__)
+                continue
+            sel.register(s, selectors.EVENT_READ)
+        while sel.get_map() and time.monotonic() < deadline:
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    piece = s.recv(65536)
+                except OSError as exc:
+                    piece = None
+                    note(type(exc).__name__)
+                if not piece:
+                    if piece == b"":
+                        note("EOF")
+                    sel.unregister(s)
+                    continue
+                entry = want[s]
+                entry[1] += piece
+                if len(entry[1]) >= len(entry[0]):
+                    sel.unregister(s)
+                    if bytes(entry[1]) == entry[0]:
+                        done += 1
+                    else:
+                        note("wrong echo")
+    rr_seconds = time.monotonic() - start - open_seconds
+    for s in socks:
+        s.close()
+    emit({"mode": "many", "conns": args.conns, "connected": connected, "all_open": all_open,
+          "completed": done, "errors": errors, "open_seconds": round(open_seconds, 3),
+          "echo_seconds": round(rr_seconds, 3), "ok": done == args.conns})
+    if done != args.conns:
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -508,11 +822,38 @@ def main():
     p.add_argument("--expect-size", type=int, default=-1)
     p.add_argument("--max-failures", type=int, default=20)
 
+    s = sub.add_parser("blackhole")
+    s.add_argument("--bind", default="0.0.0.0")
+    s.add_argument("--port", type=int, default=1083)
+    s.add_argument("--max-conns", type=int, default=2000)
+    s.add_argument("--seconds", type=float, default=600.0)
+    s.add_argument("--verbose", action="store_true")
+    p = client("connfail")
+    p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--deadline", type=float, default=10.0)
+    client("download")
+    s = sub.add_parser("aecho")
+    s.add_argument("--bind", default="::")
+    s.add_argument("--port", type=int, default=7001)
+    p = client("many", bytes=256)
+    p.add_argument("--conns", type=int, default=1000)
+    p.add_argument("--inflight", type=int, default=2000)
+    p.add_argument("--deadline", type=float, default=100.0)
+    p.add_argument("--hold-seconds", type=float, default=0.0)
+    p.add_argument("--ready-file")
+    p = client("stall")
+    p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--rcvbuf", type=int, default=4096)
+    p.add_argument("--ready-file")
+    p.add_argument("--hold-seconds", type=float, default=15.0)
+
     args = ap.parse_args()
     handlers = {"server": run_server, "httpd": run_httpd, "sink": client_sink, "source": client_source,
                 "halfclose": client_halfclose, "echo": client_echo,
                 "concurrent": client_concurrent, "hold": client_hold,
-                "httpget": client_httpget}
+                "httpget": client_httpget, "blackhole": run_blackhole,
+                "connfail": client_connfail, "stall": client_stall,
+                "download": client_download, "aecho": run_aecho, "many": client_many}
     try:
         handlers[args.cmd](args)
     except (OSError, ValueError) as exc:
