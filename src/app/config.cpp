@@ -22,7 +22,8 @@ constexpr const char* kDefaultProxy = "socks5://127.0.0.1:1080";
 constexpr const char* kDefaultDevice = "tun0";
 constexpr const char* kDefaultAddress = "198.18.0.1/15";
 constexpr const char* kDefaultAddress6 = "fdfe:dcba:9876::1/64";
-constexpr int kDefaultMtu = 8500;
+// The TUN link is virtual: the largest MTU means the fewest packets per byte (docs/performance.md).
+constexpr int kDefaultMtu = 65535;
 constexpr int kMinMtu = 576;
 constexpr int kMinMtuIpv6 = 1280;
 constexpr int kMaxMtu = 65535;

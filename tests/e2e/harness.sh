@@ -482,7 +482,7 @@ tunnel_ready() { grep -q 'ready' "$TUN_LOG"; }
 
 # start_tunnel [FLAGS...]: starts $T2S_BINARY in the app namespace on a fresh device, waits for
 # its "ready" log line (10 s), then routes all IPv4/IPv6 into it. --proxy, --mtu and --log-level
-# get defaults (dante no-auth, $T2S_MTU or 8500, info) unless FLAGS give them.
+# get defaults (dante no-auth, --mtu $T2S_MTU if set, else the binary's default, info) unless FLAGS give them.
 # Sets TUN_PID, TUN_DEV, TUN_LOG.
 start_tunnel() {
   require_binary
@@ -492,7 +492,7 @@ start_tunnel() {
   TUN_LOG="$HARNESS_TMP/tunnel-$TUN_COUNT.log"
   local args=(--device "$TUN_DEV" --address "$TUN_V4" --address6 "$TUN_V6")
   has_flag --proxy "$@" || args+=(--proxy "$PROXY_URL")
-  has_flag --mtu "$@" || args+=(--mtu "${T2S_MTU:-8500}")
+  if [[ -n ${T2S_MTU:-} ]] && ! has_flag --mtu "$@"; then args+=(--mtu "$T2S_MTU"); fi
   has_flag --log-level "$@" || args+=(--log-level "${T2S_LOG_LEVEL:-info}")
   args+=("$@")
   log "starting tunnel: $T2S_BINARY ${args[*]}"

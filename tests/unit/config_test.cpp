@@ -33,7 +33,7 @@ TEST(ConfigTest, DefaultsAreUsable) {
   EXPECT_FALSE(result.config.device_fd.has_value());
   EXPECT_EQ(result.config.ipv4.to_string(), "198.18.0.1/15");
   ASSERT_TRUE(result.config.ipv6.has_value());
-  EXPECT_EQ(result.config.mtu, 8500);
+  EXPECT_EQ(result.config.mtu, 65535);
   EXPECT_EQ(result.config.log_level, log::Level::kInfo);
   EXPECT_DOUBLE_EQ(result.config.tcp_connect_timeout_s, 10);
   EXPECT_DOUBLE_EQ(result.config.tcp_idle_timeout_s, 7440);

@@ -8,7 +8,7 @@
 #   T2S_BINARY          tun2socks to measure (required)
 #   BENCH_SECONDS       length of each iperf3 run (default 10)
 #   BENCH_CONN_SECONDS  length of each connection-rate run (default BENCH_SECONDS)
-#   BENCH_MTU           --mtu for the tunnel (default 8500)
+#   BENCH_MTU           --mtu for the tunnel (default 65535, the binary's default)
 #   BENCH_STREAMS       parallel iperf3 flows for the multi-flow runs (default 8)
 #   BENCH_HTTP_CLIENTS  parallel clients for the second connection-rate run (default 4)
 #   BENCH_HOLD_CONNS    idle connections held for the RSS figure (default 1000)
@@ -31,7 +31,7 @@ source "$BENCH_DIR/../../tests/e2e/harness.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONN_SECONDS=${BENCH_CONN_SECONDS:-$BENCH_SECONDS}
-BENCH_MTU=${BENCH_MTU:-8500}
+BENCH_MTU=${BENCH_MTU:-65535}
 BENCH_STREAMS=${BENCH_STREAMS:-8}
 BENCH_HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-4}
 BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000}
