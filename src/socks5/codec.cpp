@@ -132,50 +132,56 @@ std::vector<uint8_t> encode_request(Command command, const Destination& destinat
   return out;
 }
 
+Decoded<Destination> decode_address(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return need_more<Destination>();
+  const uint8_t atyp = bytes[0];
+  switch (atyp) {
+    case static_cast<uint8_t>(AddressType::kIpv4):
+    case static_cast<uint8_t>(AddressType::kIpv6): {
+      const bool v4 = atyp == static_cast<uint8_t>(AddressType::kIpv4);
+      const size_t address_size = v4 ? 4 : 16;
+      const size_t total = 1 + address_size + 2;
+      if (bytes.size() < total) return need_more<Destination>();
+      net::Endpoint endpoint;
+      endpoint.address = v4 ? net::IpAddress::v4(bytes.subspan(1).first<4>())
+                            : net::IpAddress::v6(bytes.subspan(1).first<16>());
+      endpoint.port = read_port(bytes.subspan(1 + address_size, 2));
+      return ok(Destination{endpoint}, total);
+    }
+    case static_cast<uint8_t>(AddressType::kDomain): {
+      if (bytes.size() < 2) return need_more<Destination>();
+      const size_t length = bytes[1];
+      if (length == 0) return malformed<Destination>("zero-length domain name");
+      const size_t total = 2 + length + 2;
+      if (bytes.size() < total) return need_more<Destination>();
+      DomainEndpoint domain;
+      const auto name = bytes.subspan(2, length);
+      domain.name.assign(name.begin(), name.end());
+      domain.port = read_port(bytes.subspan(2 + length, 2));
+      return ok(Destination{std::move(domain)}, total);
+    }
+    default:
+      return malformed<Destination>("unknown address type " + hex_byte(atyp));
+  }
+}
+
 Decoded<Reply> decode_reply(std::span<const uint8_t> bytes) {
   // Header fields are checked as soon as they arrive; the rest waits for the whole message.
-  constexpr size_t kHeader = 4;  // VER REP RSV ATYP
+  constexpr size_t kHeader = 3;  // VER REP RSV, then the address from ATYP on
   if (bytes.size() >= 1 && bytes[0] != kVersion) {
     return malformed<Reply>("unsupported SOCKS version " + std::to_string(bytes[0]) + " in reply");
   }
   if (bytes.size() >= 3 && bytes[2] != 0x00) {
     return malformed<Reply>("reserved byte is not zero");
   }
-  if (bytes.size() < kHeader) return need_more<Reply>();
-
+  if (bytes.size() <= kHeader) return need_more<Reply>();
+  auto address = decode_address(bytes.subspan(kHeader));
+  if (address.status == DecodeStatus::kNeedMore) return need_more<Reply>();
+  if (address.status == DecodeStatus::kMalformed) return malformed<Reply>(address.error);
   Reply reply;
   reply.code = bytes[1];
-  const uint8_t atyp = bytes[3];
-  switch (atyp) {
-    case static_cast<uint8_t>(AddressType::kIpv4):
-    case static_cast<uint8_t>(AddressType::kIpv6): {
-      const bool v4 = atyp == static_cast<uint8_t>(AddressType::kIpv4);
-      const size_t address_size = v4 ? 4 : 16;
-      const size_t total = kHeader + address_size + 2;
-      if (bytes.size() < total) return need_more<Reply>();
-      net::Endpoint endpoint;
-      endpoint.address = v4 ? net::IpAddress::v4(bytes.subspan(kHeader).first<4>())
-                            : net::IpAddress::v6(bytes.subspan(kHeader).first<16>());
-      endpoint.port = read_port(bytes.subspan(kHeader + address_size, 2));
-      reply.bound = endpoint;
-      return ok(std::move(reply), total);
-    }
-    case static_cast<uint8_t>(AddressType::kDomain): {
-      if (bytes.size() < kHeader + 1) return need_more<Reply>();
-      const size_t length = bytes[kHeader];
-      if (length == 0) return malformed<Reply>("zero-length domain name in reply");
-      const size_t total = kHeader + 1 + length + 2;
-      if (bytes.size() < total) return need_more<Reply>();
-      DomainEndpoint domain;
-      const auto name = bytes.subspan(kHeader + 1, length);
-      domain.name.assign(name.begin(), name.end());
-      domain.port = read_port(bytes.subspan(kHeader + 1 + length, 2));
-      reply.bound = std::move(domain);
-      return ok(std::move(reply), total);
-    }
-    default:
-      return malformed<Reply>("unknown address type " + hex_byte(atyp));
-  }
+  reply.bound = std::move(address.value);
+  return ok(std::move(reply), kHeader + address.consumed);
 }
 
 }  // namespace t2s::socks5

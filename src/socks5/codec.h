@@ -75,6 +75,10 @@ Decoded<bool> decode_user_pass_reply(std::span<const uint8_t> bytes);
 // VER CMD RSV ATYP DST.ADDR DST.PORT. Empty result for a domain that is empty or > 255 bytes.
 std::vector<uint8_t> encode_request(Command command, const Destination& destination);
 
+// ATYP ADDR PORT, as requests, replies and UDP headers carry it, read from its ATYP byte on.
+// kNeedMore when `bytes` ends inside it; kMalformed for an unknown ATYP or an empty domain.
+Decoded<Destination> decode_address(std::span<const uint8_t> bytes);
+
 struct Reply {
   uint8_t code = 0;  // see ReplyCode
   Destination bound;

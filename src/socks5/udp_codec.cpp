@@ -17,10 +17,6 @@ Decoded<UdpHeader> malformed(std::string error) {
   return result;
 }
 
-uint16_t read_port(std::span<const uint8_t> bytes) {
-  return static_cast<uint16_t>((bytes[0] << 8) | bytes[1]);
-}
-
 }  // namespace
 
 size_t udp_header_size(const Destination& destination) {
@@ -60,45 +56,18 @@ size_t write_udp_header(const Destination& destination, std::span<uint8_t> out) 
 Decoded<UdpHeader> decode_udp_header(std::span<const uint8_t> datagram) {
   if (datagram.size() < kFixed) return malformed("truncated SOCKS5 UDP header");
   if (datagram[0] != 0 || datagram[1] != 0) return malformed("reserved bytes are not zero");
-  UdpHeader header;
-  header.fragment = datagram[2];
-  const uint8_t atyp = datagram[3];
-  switch (atyp) {
-    case static_cast<uint8_t>(AddressType::kIpv4):
-    case static_cast<uint8_t>(AddressType::kIpv6): {
-      const bool v4 = atyp == static_cast<uint8_t>(AddressType::kIpv4);
-      const size_t address_size = v4 ? 4 : 16;
-      const size_t total = kFixed + address_size + 2;
-      if (datagram.size() < total) return malformed("truncated SOCKS5 UDP header");
-      net::Endpoint endpoint;
-      endpoint.address = v4 ? net::IpAddress::v4(datagram.subspan(kFixed).first<4>())
-                            : net::IpAddress::v6(datagram.subspan(kFixed).first<16>());
-      endpoint.port = read_port(datagram.subspan(kFixed + address_size, 2));
-      header.address = endpoint;
-      header.length = total;
-      break;
-    }
-    case static_cast<uint8_t>(AddressType::kDomain): {
-      if (datagram.size() < kFixed + 1) return malformed("truncated SOCKS5 UDP header");
-      const size_t length = datagram[kFixed];
-      if (length == 0) return malformed("zero-length domain name in UDP header");
-      const size_t total = kFixed + 1 + length + 2;
-      if (datagram.size() < total) return malformed("truncated SOCKS5 UDP header");
-      DomainEndpoint domain;
-      const auto name = datagram.subspan(kFixed + 1, length);
-      domain.name.assign(name.begin(), name.end());
-      domain.port = read_port(datagram.subspan(kFixed + 1 + length, 2));
-      header.address = std::move(domain);
-      header.length = total;
-      break;
-    }
-    default:
-      return malformed("unknown address type " + std::to_string(atyp));
+  // A datagram arrives whole: an address cut short is malformed, not incomplete.
+  auto address = decode_address(datagram.subspan(kFixed - 1));
+  if (address.status == DecodeStatus::kNeedMore) return malformed("truncated SOCKS5 UDP header");
+  if (address.status == DecodeStatus::kMalformed) {
+    return malformed(address.error + " in UDP header");
   }
   Decoded<UdpHeader> result;
   result.status = DecodeStatus::kOk;
-  result.consumed = header.length;
-  result.value = std::move(header);
+  result.value.fragment = datagram[2];
+  result.value.address = std::move(address.value);
+  result.value.length = kFixed - 1 + address.consumed;
+  result.consumed = result.value.length;
   return result;
 }
 
