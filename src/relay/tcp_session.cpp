@@ -10,8 +10,8 @@
 namespace t2s::relay {
 namespace {
 
-// A write of one received chain to the proxy. The chain stays alive until the kernel has the
-// bytes, and only then is the app's window opened by that many bytes.
+// One write to the proxy of the chains an app sent in one loop turn. The chains stay alive
+// until the kernel has the bytes, and only then is the app's window opened by that many bytes.
 struct ProxyWrite {
   uv_write_t request{};
   std::vector<stack::ReceivedData> chains;
