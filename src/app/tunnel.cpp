@@ -113,15 +113,13 @@ class Tunnel {
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Stopped: reset every session, close our handles, let the close callbacks run.
     relay_->shutdown();
-    final_relay_counters_ = relay_->counters();
-    final_dns_counters_ = relay_->dns().counters();
+    log_counters();
     relay_.reset();
     if (poll_ != nullptr) close_and_free(poll_);
     if (timer_ != nullptr) close_and_free(timer_);
     for (auto* handle : signals_) close_and_free(handle);
     signals_.clear();
     uv_run(&loop_, UV_RUN_DEFAULT);
-    log_counters();
     stack_.reset();
   }
 
@@ -173,10 +171,10 @@ class Tunnel {
 
   // One line, key=value, so scripts can pick any counter.
   void log_counters() {
-    const relay::RelayCounters& r = relay_ ? relay_->counters() : final_relay_counters_;
+    const relay::RelayCounters& r = relay_->counters();
     const stack::StackCounters& s = stack_->counters();
-    const relay::DnsCounters& d = relay_ ? relay_->dns().counters() : final_dns_counters_;
-    size_t dns_pool_size = relay_ ? relay_->dns().pool_size() : 0;
+    const relay::DnsCounters& d = relay_->dns().counters();
+    size_t dns_pool_size = relay_->dns().pool_size();
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} tcp_over_limit={} "
         "bytes_up={} "
@@ -207,8 +205,6 @@ class Tunnel {
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   std::vector<uv_signal_t*> signals_;
-  relay::RelayCounters final_relay_counters_;
-  relay::DnsCounters final_dns_counters_;
   uint64_t ticks_ = 0;
   uint64_t packets_at_last_release_ = 0;
 };

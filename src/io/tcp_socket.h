@@ -25,10 +25,6 @@ class TcpSocket {
   static T* owner_of(const uv_stream_t* stream) {
     return static_cast<T*>(stream->data);
   }
-  template <typename T>
-  static T* owner_of(const uv_tcp_t* handle) {
-    return static_cast<T*>(handle->data);
-  }
 
   // Close with RST instead of FIN when this socket is destroyed.
   void reset_on_close() { reset_on_close_ = true; }

@@ -130,4 +130,10 @@ std::string Cidr::to_string() const {
   return address.to_string() + "/" + std::to_string(prefix_length);
 }
 
+size_t EndpointHash::operator()(const Endpoint& endpoint) const {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the address bytes
+  for (uint8_t byte : endpoint.address.view()) hash = (hash ^ byte) * 0x100000001b3ULL;
+  return static_cast<size_t>(hash ^ endpoint.port);
+}
+
 }  // namespace t2s::net

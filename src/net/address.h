@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -40,6 +41,11 @@ struct Endpoint {
   // "192.0.2.1:80" or "[2001:db8::1]:80".
   std::string to_string() const;
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// For hash maps keyed by endpoint (flow tables).
+struct EndpointHash {
+  size_t operator()(const Endpoint& endpoint) const;
 };
 
 // An address with a prefix length, as given to --address / --address6 ("198.18.0.1/15").

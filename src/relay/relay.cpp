@@ -132,12 +132,6 @@ void Relay::reap() {
   retired_udp_.clear();
 }
 
-size_t Relay::EndpointHash::operator()(const net::Endpoint& endpoint) const {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (uint8_t byte : endpoint.address.view()) hash = (hash ^ byte) * 0x100000001b3ULL;
-  return static_cast<size_t>(hash ^ endpoint.port);
-}
-
 void Relay::on_udp_packet(std::span<const uint8_t> packet) {
   auto view = net::parse_udp_packet(packet);
   if (!view) {

@@ -126,10 +126,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   uv_timer_t* reap_timer_;
   uv_check_t* flush_check_;  // runs after each loop turn's I/O while sessions wait
   std::vector<TcpSession*> to_flush_;
-  struct EndpointHash {
-    size_t operator()(const net::Endpoint& endpoint) const;
-  };
-  std::unordered_map<net::Endpoint, std::unique_ptr<UdpSession>, EndpointHash> udp_flows_;
+  std::unordered_map<net::Endpoint, std::unique_ptr<UdpSession>, net::EndpointHash> udp_flows_;
   std::list<UdpSession*> udp_lru_;  // front = least recently active
   std::vector<std::unique_ptr<UdpSession>> retired_udp_;
   std::vector<uint8_t> udp_send_buffer_;

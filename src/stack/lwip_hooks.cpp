@@ -24,13 +24,8 @@
 namespace t2s::stack::internal {
 
 size_t FlowKeyHash::operator()(const FlowKey& key) const {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  auto mix = [&hash](std::span<const uint8_t> bytes) {
-    for (uint8_t byte : bytes) hash = (hash ^ byte) * 0x100000001b3ULL;
-  };
-  mix(key.app.address.view());
-  mix(key.destination.address.view());
-  return static_cast<size_t>(hash ^ (uint64_t{key.app.port} << 16) ^ key.destination.port);
+  net::EndpointHash hash;
+  return hash(key.app) * 31 + hash(key.destination);
 }
 
 namespace {
