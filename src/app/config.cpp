@@ -37,6 +37,12 @@ constexpr const char* kDefaultFakeRange = "198.19.0.0/16";
 constexpr const char* kDefaultFakeRange6 = "fdfe:dcba:9877::/64";
 // Each flow holds a TCP control connection and a UDP socket towards the proxy.
 constexpr int kDefaultMaxUdpFlows = 1024;
+// --auto-route: our routing table, the first of our three rule priorities (before the main
+// table's 32766) and the mark of the proxy sockets. Chosen to be unlikely to collide.
+constexpr int kDefaultRouteTable = 2080;
+constexpr int kDefaultRoutePriority = 20800;
+constexpr uint32_t kDefaultFwmark = 0x2080;
+constexpr int kMaxRoutePriority = 32763;  // + 2 stays below the main table's rule
 
 std::optional<int> parse_fd_device(const std::string& device, std::string& error) {
   constexpr std::string_view kPrefix = "fd://";
@@ -151,6 +157,16 @@ struct FlagValues {
   std::string dns_upstream;
   std::string fake_range = kDefaultFakeRange;
   std::string fake_range6 = kDefaultFakeRange6;
+  bool auto_route = false;
+  std::vector<std::string> exclude;
+  int route_table = kDefaultRouteTable;
+  int route_priority = kDefaultRoutePriority;
+  std::string fwmark;
+  std::string interface;
+  bool fail_closed = false;
+  bool set_dns = false;
+  std::string user;
+  bool cleanup = false;
   bool print_flag_reference = false;
 };
 
@@ -164,11 +180,104 @@ enum class Pass { kCommandLineOnly, kFull };
 constexpr const char* kConfigFlag = "--config";
 constexpr const char* kPrintFlagReference = "--print-flag-reference";
 
+// "0x2080" or "8320": a non-zero 32-bit mark.
+std::optional<uint32_t> parse_fwmark(const std::string& text) {
+  std::string_view digits(text);
+  int base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    digits.remove_prefix(2);
+    base = 16;
+  }
+  uint32_t mark = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), mark, base);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || mark == 0) {
+    return std::nullopt;
+  }
+  return mark;
+}
+
+bool valid_interface_name(const std::string& name) {
+  return !name.empty() && name.size() <= 15 && name.find('/') == std::string::npos &&
+         name.find(' ') == std::string::npos;
+}
+
+// Flags that touch the system beyond the device: routing, DNS, privileges.
+void define_system_flags(CLI::App& cli, FlagValues& v) {
+  cli.add_flag("--auto-route", v.auto_route,
+               "Route all IPv4 and IPv6 traffic into the device with policy routing (a table "
+               "and rules of our own); the tunnel's own proxy connections, --exclude'd "
+               "destinations and connections using this host's existing addresses stay "
+               "outside. Removed again on exit");
+  cli.add_option("--exclude", v.exclude,
+                 "With --auto-route, keep this destination off the tunnel (repeatable, or "
+                 "comma-separated), e.g. the LAN or an SSH server; the proxy's own address is "
+                 "always excluded")
+      ->type_name("CIDR")
+      ->delimiter(',')
+      ->check([](const std::string& value) {
+        auto parsed = net::Cidr::parse(value);
+        return parsed ? std::string() : parsed.error();
+      });
+  cli.add_option("--route-table", v.route_table,
+                 "Routing table used by --auto-route; flushed at start and exit")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        std::string error = integer_between(1, 2'147'483'647)(value);
+        if (error.empty() && (value == "253" || value == "254" || value == "255")) {
+          error = "'" + value + "' is one of the system's tables (default, main, local)";
+        }
+        return error;
+      });
+  cli.add_option("--route-priority", v.route_priority,
+                 "First of the three rule priorities used by --auto-route (N, N+1, N+2); rules "
+                 "there are removed at start and exit")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integer_between(1, kMaxRoutePriority));
+  cli.add_option("--fwmark", v.fwmark,
+                 "Mark the tunnel's own sockets to the proxy with this SO_MARK (default 0x2080 "
+                 "with --auto-route, none without)")
+      ->type_name("MARK")
+      ->check([](const std::string& value) {
+        return parse_fwmark(value) ? std::string()
+                                   : "'" + value + "': expected a non-zero 32-bit number";
+      });
+  cli.add_option("--interface", v.interface,
+                 "Bind the tunnel's own sockets to the proxy to this uplink interface "
+                 "(SO_BINDTODEVICE)")
+      ->type_name("NAME")
+      ->check([](const std::string& value) {
+        return valid_interface_name(value)
+                   ? std::string()
+                   : "'" + value + "' is not a valid interface name (1-15 characters)";
+      });
+  cli.add_flag("--fail-closed", v.fail_closed,
+               "With --auto-route, traffic never falls back to the uplink: a blocking route "
+               "stays behind the device's, even if the tunnel dies (until the next start or "
+               "--cleanup)");
+  cli.add_flag("--set-dns", v.set_dns,
+               "With --auto-route and --dns fake or tcp, point the system resolver into the "
+               "tunnel (the first --dns-address, else the device's address + 1), restored on "
+               "exit; queries are forwarded to --dns-upstream, else to the nameserver the "
+               "system had");
+  cli.add_option("--user", v.user,
+                 "After set-up, switch to this user, keeping only CAP_NET_ADMIN (and "
+                 "CAP_NET_RAW with --interface) for teardown")
+      ->type_name("NAME");
+  CLI::Option* cleanup = cli.add_flag(
+      "--cleanup", v.cleanup,
+      "Remove the routes and rules an earlier run could not (crash, SIGKILL), and the resolver "
+      "change of --set-dns, then exit; uses --route-table and --route-priority");
+  cleanup->configurable(false);
+}
+
 void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
   cli.description(
       "tun2socks: route every TCP connection and UDP flow that enters a TUN device through a "
-      "SOCKS5 proxy.\nAdd routes into the device yourself, e.g.  ip route add default dev tun0  "
-      "(keeping the\nproxy's own address routed outside the device).");
+      "SOCKS5 proxy.\nWith --auto-route it routes all traffic into the device itself; otherwise "
+      "add routes\nyourself, e.g.  ip route add default dev tun0  (keeping the proxy's own "
+      "address\nrouted outside the device).");
   cli.name("tun2socks");
   cli.set_version_flag("--version", std::string("tun2socks ") + T2S_VERSION);
   cli.get_formatter()->column_width(40);
@@ -320,6 +429,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
         return value == "reply" || value == "drop" ? std::string()
                                                    : "'" + value + "': use reply or drop";
       });
+  define_system_flags(cli, v);
   CLI::Option* reference = cli.add_flag(kPrintFlagReference, v.print_flag_reference,
                                         "Print the flag reference as Markdown (docs/flags.md)");
   reference->group("");  // hidden
@@ -332,7 +442,8 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
     const CLI::Option* help = cli.get_help_ptr();
     const CLI::Option* version = cli.get_version_ptr();
     for (CLI::Option* option : cli.get_options([&](const CLI::Option* candidate) {
-           return candidate != help && candidate != version && !candidate->get_group().empty();
+           return candidate != help && candidate != version && !candidate->get_group().empty() &&
+                  candidate->get_name() != "--cleanup";  // an action, not a setting
          })) {
       option->envname(environment_name(option->get_name()));
     }
@@ -613,6 +724,38 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     return fail("--fake-ip-range" + origin("--fake-ip-range") + ": " +
                 config.fake_ip_range.to_string() + " contains the device's own address " +
                 config.ipv4.address.to_string() + " (--address); pick a range beside it");
+  }
+
+  config.auto_route = values.auto_route;
+  for (const auto& text : values.exclude) config.exclude.push_back(net::Cidr::parse(text).value());
+  config.route_table = static_cast<uint32_t>(values.route_table);
+  config.route_priority = static_cast<uint32_t>(values.route_priority);
+  if (!values.fwmark.empty()) {
+    config.fwmark = parse_fwmark(values.fwmark);
+  } else if (config.auto_route) {
+    config.fwmark = kDefaultFwmark;
+  }
+  config.interface = values.interface;
+  config.fail_closed = values.fail_closed;
+  config.set_dns = values.set_dns;
+  config.user = values.user;
+  config.cleanup_only = values.cleanup;
+  const std::pair<const char*, bool> need_auto_route[] = {{"--exclude", !config.exclude.empty()},
+                                                          {"--fail-closed", config.fail_closed},
+                                                          {"--set-dns", config.set_dns}};
+  for (const auto& [flag, given] : need_auto_route) {
+    if (given && !config.auto_route && !config.cleanup_only) {
+      return fail(std::string(flag) + origin(flag) + " needs --auto-route");
+    }
+  }
+  if (config.auto_route && config.device_fd) {
+    return fail("--auto-route" + origin("--auto-route") +
+                " needs a device name, not --device fd://N (route the device yourself)");
+  }
+  if (config.set_dns && config.dns == Config::Dns::kUdp) {
+    return fail("--set-dns" + origin("--set-dns") +
+                " needs --dns fake or --dns tcp (with --dns udp the system's resolver already "
+                "goes through the tunnel)");
   }
   result.run = true;
   return result;

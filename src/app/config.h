@@ -34,6 +34,18 @@ struct Config {
   std::optional<net::Endpoint> dns_upstream;  // empty: the address the app asked
   net::Cidr fake_ip_range;
   net::Cidr fake_ip6_range;
+
+  // System integration.
+  bool auto_route = false;         // policy routing of all traffic into the device
+  std::vector<net::Cidr> exclude;  // destinations kept off the tunnel by --auto-route
+  uint32_t route_table = 0;
+  uint32_t route_priority = 0;     // our rules use route_priority .. route_priority + 2
+  std::optional<uint32_t> fwmark;  // SO_MARK on proxy sockets (always set with auto_route)
+  std::string interface;           // SO_BINDTODEVICE on proxy sockets when not empty
+  bool fail_closed = false;
+  bool set_dns = false;
+  std::string user;           // drop to this user after set-up when not empty
+  bool cleanup_only = false;  // --cleanup: remove leftovers of an earlier run, then exit
 };
 
 struct CommandLine {

@@ -8,9 +8,9 @@ void free_handle(uv_handle_t* handle) {
 }
 }  // namespace
 
-std::unique_ptr<TcpSocket> TcpSocket::create(uv_loop_t* loop) {
+std::unique_ptr<TcpSocket> TcpSocket::create(uv_loop_t* loop, int family) {
   auto* handle = new uv_tcp_t{};
-  if (uv_tcp_init(loop, handle) != 0) {
+  if (uv_tcp_init_ex(loop, handle, static_cast<unsigned int>(family)) != 0) {
     delete handle;
     return nullptr;
   }

@@ -11,7 +11,9 @@ namespace t2s::io {
 
 class TcpSocket {
  public:
-  static std::unique_ptr<TcpSocket> create(uv_loop_t* loop);
+  // With `family` AF_INET or AF_INET6 the OS socket exists at once (for socket options set
+  // before connecting); with AF_UNSPEC it is made by connect.
+  static std::unique_ptr<TcpSocket> create(uv_loop_t* loop, int family = AF_UNSPEC);
   ~TcpSocket();
   TcpSocket(const TcpSocket&) = delete;
   TcpSocket& operator=(const TcpSocket&) = delete;

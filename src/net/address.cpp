@@ -2,9 +2,11 @@
 #include "net/address.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace t2s::net {
 
@@ -64,6 +66,13 @@ Result<IpAddress> IpAddress::parse(std::string_view text) {
 bool IpAddress::is_unspecified() const {
   const auto octets = view();
   return std::all_of(octets.begin(), octets.end(), [](uint8_t b) { return b == 0; });
+}
+
+bool IpAddress::is_loopback() const {
+  if (is_v4()) return bytes[0] == 127;
+  static constexpr std::array<uint8_t, 16> kLoopback6 = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                         0, 0, 0, 0, 0, 0, 0, 1};
+  return bytes == kLoopback6;
 }
 
 std::string IpAddress::to_string() const {
@@ -134,6 +143,35 @@ size_t EndpointHash::operator()(const Endpoint& endpoint) const {
   uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the address bytes
   for (uint8_t byte : endpoint.address.view()) hash = (hash ^ byte) * 0x100000001b3ULL;
   return static_cast<size_t>(hash ^ endpoint.port);
+}
+
+IpAddress address_of(const sockaddr_storage& storage) {
+  if (storage.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+    std::array<uint8_t, 16> octets{};
+    std::memcpy(octets.data(), &v6->sin6_addr, 16);
+    return IpAddress::v6(octets);
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
+  std::array<uint8_t, 4> octets{};
+  std::memcpy(octets.data(), &v4->sin_addr, 4);
+  return IpAddress::v4(octets);
+}
+
+sockaddr_storage to_sockaddr(const Endpoint& endpoint) {
+  sockaddr_storage storage{};
+  if (endpoint.address.is_v4()) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(endpoint.port);
+    std::memcpy(&v4->sin_addr, endpoint.address.bytes.data(), 4);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(endpoint.port);
+    std::memcpy(&v6->sin6_addr, endpoint.address.bytes.data(), 16);
+  }
+  return storage;
 }
 
 }  // namespace t2s::net

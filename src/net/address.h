@@ -2,6 +2,8 @@
 // and formatting. No I/O; shared by every layer above.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +31,7 @@ struct IpAddress {
   std::span<const uint8_t> view() const { return {bytes.data(), size()}; }
   bool is_v4() const { return family == Family::kIpv4; }
   bool is_unspecified() const;  // 0.0.0.0 or ::
+  bool is_loopback() const;     // 127.0.0.0/8 or ::1
   std::string to_string() const;
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
@@ -47,6 +50,10 @@ struct Endpoint {
 struct EndpointHash {
   size_t operator()(const Endpoint& endpoint) const;
 };
+
+// Conversions from and to the socket API's form (AF_INET or AF_INET6).
+IpAddress address_of(const sockaddr_storage& storage);
+sockaddr_storage to_sockaddr(const Endpoint& endpoint);
 
 // An address with a prefix length, as given to --address / --address6 ("198.18.0.1/15").
 struct Cidr {

@@ -19,35 +19,6 @@ namespace {
 constexpr size_t kMaxQueuedDatagrams = 64;
 constexpr size_t kMaxQueuedBytes = 256 * 1024;
 
-net::IpAddress address_of(const sockaddr_storage& storage) {
-  if (storage.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage);
-    std::array<uint8_t, 16> bytes{};
-    std::memcpy(bytes.data(), &v6->sin6_addr, 16);
-    return net::IpAddress::v6(bytes);
-  }
-  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&storage);
-  std::array<uint8_t, 4> bytes{};
-  std::memcpy(bytes.data(), &v4->sin_addr, 4);
-  return net::IpAddress::v4(bytes);
-}
-
-sockaddr_storage to_sockaddr(const net::Endpoint& endpoint) {
-  sockaddr_storage storage{};
-  if (endpoint.address.is_v4()) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(endpoint.port);
-    std::memcpy(&v4->sin_addr, endpoint.address.bytes.data(), 4);
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(endpoint.port);
-    std::memcpy(&v6->sin6_addr, endpoint.address.bytes.data(), 16);
-  }
-  return storage;
-}
-
 void close_udp(uv_udp_t* handle) {
   handle->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(handle),
@@ -111,7 +82,7 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
       on_control_read);
 
   // A relay address of 0.0.0.0 or :: (or a name) means "the proxy's own address".
-  net::Endpoint relay_endpoint{address_of(relay_.options().proxy.address), 0};
+  net::Endpoint relay_endpoint{net::address_of(relay_.options().proxy.address), 0};
   if (const auto* bound = std::get_if<net::Endpoint>(&outcome.bound)) {
     relay_endpoint.port = bound->port;
     if (!bound->address.is_unspecified()) relay_endpoint.address = bound->address;
@@ -132,12 +103,28 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
 
 bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   udp_ = new uv_udp_t{};
-  uv_udp_init(relay_.loop(), udp_);
-  udp_->data = this;
   sockaddr_storage local{};
   local.ss_family = relay_endpoint.address.is_v4() ? AF_INET : AF_INET6;
-  sockaddr_storage remote = to_sockaddr(relay_endpoint);
-  int rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);
+  int rc = uv_udp_init_ex(relay_.loop(), udp_, local.ss_family);
+  if (rc != 0) {
+    log::warn("udp {}: cannot create a socket: {}", app_.to_string(), uv_strerror(rc));
+    delete udp_;
+    udp_ = nullptr;
+    return false;
+  }
+  udp_->data = this;
+  if (const auto& prepare = relay_.options().proxy.prepare_socket) {
+    uv_os_fd_t fd{};
+    uv_fileno(reinterpret_cast<const uv_handle_t*>(udp_), &fd);
+    if (std::string problem = prepare(fd); !problem.empty()) {
+      log::warn("udp {}: {}", app_.to_string(), problem);
+      close_udp(udp_);
+      udp_ = nullptr;
+      return false;
+    }
+  }
+  sockaddr_storage remote = net::to_sockaddr(relay_endpoint);
+  rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);
   if (rc == 0) rc = uv_udp_connect(udp_, reinterpret_cast<const sockaddr*>(&remote));
   if (rc == 0) {
     rc = uv_udp_recv_start(

@@ -40,10 +40,18 @@ Connector::~Connector() {
 }
 
 void Connector::start() {
-  socket_ = io::TcpSocket::create(loop_);
+  socket_ = io::TcpSocket::create(loop_, proxy_.address.ss_family);
   if (!socket_) {
     fail_later("cannot create a socket (out of file descriptors?)");
     return;
+  }
+  if (proxy_.prepare_socket) {
+    uv_os_fd_t fd{};
+    uv_fileno(reinterpret_cast<const uv_handle_t*>(socket_->handle()), &fd);
+    if (std::string problem = proxy_.prepare_socket(fd); !problem.empty()) {
+      fail_later(problem);
+      return;
+    }
   }
   socket_->set_owner(this);
   uv_tcp_nodelay(socket_->handle(), 1);

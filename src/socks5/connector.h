@@ -23,6 +23,9 @@ struct ProxyConfig {
   sockaddr_storage address{};  // the proxy server, already resolved
   std::optional<Credentials> credentials;
   std::string display_name;  // for logs; never contains the password
+  // Runs on every new socket to the proxy (TCP and UDP) before it connects; returns an empty
+  // string or why the socket cannot be used (e.g. marking it failed).
+  std::function<std::string(int fd)> prepare_socket;
 };
 
 enum class ConnectStatus {

@@ -17,11 +17,7 @@ if in_app getent hosts "$DNS_NAME" >/dev/null 2>&1; then
 fi
 
 # Everything the app namespace sends on its uplink, except to the proxy, is a leak.
-capture="$HARNESS_TMP/uplink.pcap"
-in_app timeout 60 tcpdump -i "$VETH_APP" -n -U -w "$capture" 'ip or ip6' >/dev/null 2>&1 &
-CAPTURE_PID=$!
-HARNESS_PIDS+=("$CAPTURE_PID")
-sleep 1
+start_uplink_capture
 
 start_tunnel --dns fake
 
@@ -55,21 +51,15 @@ assert_counter_ge "$line" dns_answered_upstream 2
 (($(counter_value "$line" dns_failed) == 0)) || fail "dns_failed is not 0: $line"
 
 # The capture: only the SOCKS connection to dante may appear on the uplink.
-sleep 1
-kill "$CAPTURE_PID" 2>/dev/null || true
-wait "$CAPTURE_PID" 2>/dev/null || true
-total=$(tcpdump -n -r "$capture" 2>/dev/null | wc -l)
-dns=$(tcpdump -n -r "$capture" 'udp port 53 or tcp port 53' 2>/dev/null | wc -l)
-# The kernel's own link-local IPv6 chatter (neighbour discovery, MLD reports behind a hop-by-hop
-# header) is not traffic of the app's.
-not_proxy="not (host $NET_V4 and tcp port $PROXY_PORT) and not icmp6"
-not_proxy+=" and not (ip6 and (ip6 multicast or src net fe80::/10))"
-other=$(tcpdump -n -r "$capture" "$not_proxy" 2>/dev/null | wc -l)
+stop_uplink_capture
+total=$(uplink_packets)
+dns=$(uplink_packets 'udp port 53 or tcp port 53')
+other=$(uplink_packets "$UPLINK_NOT_PROXY")
 log "uplink capture: $total packets, $dns DNS, $other not to the proxy"
 ((total > 0)) || fail "the capture saw nothing (is it working?)"
 ((dns == 0)) || fail "$dns DNS packets left the app namespace in the clear"
-((other == 0)) || fail "$other packets on the uplink were not to the proxy: $(tcpdump -n -r "$capture" \
-  "$not_proxy" 2>/dev/null | head -n 5)"
+((other == 0)) || fail "$other packets on the uplink were not to the proxy: $(uplink_show \
+  "$UPLINK_NOT_PROXY")"
 
 # 50,000 distinct names: the pool stays at its bound (16384) and memory stays bounded.
 rss_before=$(proc_rss_kib "$TUN_PID")

@@ -481,7 +481,8 @@ has_flag() {
 tunnel_ready() { grep -q 'ready' "$TUN_LOG"; }
 
 # start_tunnel [FLAGS...]: starts $T2S_BINARY in the app namespace on a fresh device, waits for
-# its "ready" log line (10 s), then routes all IPv4/IPv6 into it. --proxy, --mtu and --log-level
+# its "ready" log line (10 s), then routes all IPv4/IPv6 into it (unless FLAGS have --auto-route:
+# the tunnel routes itself). --proxy, --mtu and --log-level
 # get defaults (dante no-auth, --mtu $T2S_MTU if set, else the binary's default, info) unless FLAGS give them.
 # Sets TUN_PID, TUN_DEV, TUN_LOG.
 start_tunnel() {
@@ -513,6 +514,10 @@ start_tunnel() {
   done
   ip -n "$APP_NS" link show "$TUN_DEV" >/dev/null 2>&1 ||
     fail "tunnel logged 'ready' but device $TUN_DEV does not exist in $APP_NS"
+  if has_flag --auto-route "$@"; then
+    log "tunnel up: pid $TUN_PID device $TUN_DEV (routes by --auto-route)"
+    return 0
+  fi
   ip -n "$APP_NS" route replace default dev "$TUN_DEV" ||
     fail "cannot add IPv4 default route into $TUN_DEV"
   ip -n "$APP_NS" -6 route replace default dev "$TUN_DEV" ||
@@ -551,6 +556,57 @@ stop_tunnel_ok() {
 }
 
 tunnel_running() { [[ -n $TUN_PID ]] && pid_alive "$TUN_PID"; }
+
+# A machine's usual set-up: default routes through the uplink, to the net namespace as gateway
+# (which holds the test hosts itself, so nothing is forwarded beyond it).
+add_uplink_default_routes() {
+  ip -n "$APP_NS" route replace default via "$NET_V4" dev "$VETH_APP" ||
+    fail "cannot add the IPv4 default route via $NET_V4"
+  ip -n "$APP_NS" -6 route replace default via "$NET_V6" dev "$VETH_APP" ||
+    fail "cannot add the IPv6 default route via $NET_V6"
+}
+
+# start_uplink_capture: records the IPv4/IPv6 packets on the app namespace's uplink into
+# UPLINK_CAPTURE until stop_uplink_capture. uplink_packets FILTER counts those matching FILTER
+# (tcpdump syntax); UPLINK_NOT_PROXY matches every packet that is not the SOCKS connection to
+# dante nor the kernel's own link-local IPv6 chatter (neighbour discovery, MLD reports behind a
+# hop-by-hop header): that is, traffic that left outside the tunnel.
+UPLINK_CAPTURE=""
+UPLINK_CAPTURE_PID=""
+UPLINK_NOT_PROXY="not (host $NET_V4 and tcp port $PROXY_PORT) and not icmp6"
+UPLINK_NOT_PROXY+=" and not (ip6 and (ip6 multicast or src net fe80::/10))"
+start_uplink_capture() {
+  UPLINK_CAPTURE="$HARNESS_TMP/uplink-$(now_ms).pcap"
+  in_app timeout 120 tcpdump -i "$VETH_APP" -n -U -w "$UPLINK_CAPTURE" 'ip or ip6' \
+    >/dev/null 2>&1 &
+  UPLINK_CAPTURE_PID=$!
+  HARNESS_PIDS+=("$UPLINK_CAPTURE_PID")
+  # tcpdump writes the file's header once it has opened the interface.
+  wait_until 5 "tcpdump on $VETH_APP" test -s "$UPLINK_CAPTURE" || fail "tcpdump did not start"
+  sleep 0.2
+}
+stop_uplink_capture() {
+  sleep 0.5  # the last packets
+  kill "$UPLINK_CAPTURE_PID" 2>/dev/null || true
+  wait "$UPLINK_CAPTURE_PID" 2>/dev/null || true
+}
+uplink_packets() { tcpdump -n -r "$UPLINK_CAPTURE" "$@" 2>/dev/null | wc -l; }
+# uplink_show FILTER: the first matching packets, for a failure message.
+uplink_show() { tcpdump -n -r "$UPLINK_CAPTURE" "$@" 2>/dev/null | head -n 5; }
+
+# Everything --auto-route may touch in the app namespace: routes of every table, rules and
+# addresses, both families.
+routing_snapshot() {
+  local family
+  for family in -4 -6; do
+    echo "== ip $family route show table all"
+    ip -n "$APP_NS" "$family" route show table all
+    echo "== ip $family rule"
+    ip -n "$APP_NS" "$family" rule show
+    echo "== ip $family addr"
+    ip -n "$APP_NS" "$family" addr show
+  done
+}
 
 # Removes the default routes into the TUN device (app namespace then reaches only 192.0.2.0/24).
 remove_tunnel_routes() {

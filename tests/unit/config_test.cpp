@@ -241,6 +241,15 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_EQ(a.dns_upstream, b.dns_upstream);
   EXPECT_EQ(a.fake_ip_range, b.fake_ip_range);
   EXPECT_EQ(a.fake_ip6_range, b.fake_ip6_range);
+  EXPECT_EQ(a.auto_route, b.auto_route);
+  EXPECT_EQ(a.exclude, b.exclude);
+  EXPECT_EQ(a.route_table, b.route_table);
+  EXPECT_EQ(a.route_priority, b.route_priority);
+  EXPECT_EQ(a.fwmark, b.fwmark);
+  EXPECT_EQ(a.interface, b.interface);
+  EXPECT_EQ(a.fail_closed, b.fail_closed);
+  EXPECT_EQ(a.set_dns, b.set_dns);
+  EXPECT_EQ(a.user, b.user);
 }
 
 // One non-default value for every flag, as (flag without dashes, value) pairs.
@@ -261,7 +270,15 @@ std::vector<std::pair<std::string, std::string>> every_flag(const std::string& p
           {"dns-upstream", "[2001:db8::1]:5353"},
           {"fake-ip-range", "198.18.128.0/17"},
           {"fake-ip6-range", "fd00:1::/96"},
-          {"icmp", "drop"}};
+          {"icmp", "drop"},
+          {"auto-route", "true"},
+          {"route-table", "77"},
+          {"route-priority", "1000"},
+          {"fwmark", "0x51"},
+          {"interface", "eth9"},
+          {"fail-closed", "true"},
+          {"set-dns", "true"},
+          {"user", "nobody"}};
 }
 
 std::string env_name(const std::string& flag) {
@@ -274,12 +291,15 @@ std::string env_name(const std::string& flag) {
 CommandLine parse_with_every_flag_on_command_line(const std::string& password_file) {
   std::vector<std::string> args;
   for (const auto& [flag, value] : every_flag(password_file)) {
-    args.push_back("--" + flag);
-    args.push_back(value);
+    args.push_back("--" + flag + "=" + value);  // the form flags without a value accept too
   }
   for (const char* dns : {"192.0.2.53", "2001:db8::53"}) {
     args.push_back("--dns-address");
     args.push_back(dns);
+  }
+  for (const char* excluded : {"192.168.0.0/16", "2001:db8:5::22/128"}) {
+    args.push_back("--exclude");
+    args.push_back(excluded);
   }
   return parse(args);
 }
@@ -311,6 +331,17 @@ TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
   EXPECT_TRUE(config.dns_upstream.has_value());
   EXPECT_NE(config.fake_ip_range, defaults.fake_ip_range);
   EXPECT_NE(config.fake_ip6_range, defaults.fake_ip6_range);
+  EXPECT_TRUE(config.auto_route);
+  EXPECT_FALSE(defaults.auto_route);
+  EXPECT_EQ(config.exclude.size(), 2u);
+  EXPECT_NE(config.route_table, defaults.route_table);
+  EXPECT_NE(config.route_priority, defaults.route_priority);
+  EXPECT_EQ(config.fwmark, 0x51u);
+  EXPECT_EQ(defaults.fwmark, std::nullopt);
+  EXPECT_EQ(config.interface, "eth9");
+  EXPECT_TRUE(config.fail_closed);
+  EXPECT_TRUE(config.set_dns);
+  EXPECT_EQ(config.user, "nobody");
 }
 
 TEST(ConfigSourcesTest, ConfigFileGivesTheSameConfigAsFlags) {
@@ -323,6 +354,7 @@ TEST(ConfigSourcesTest, ConfigFileGivesTheSameConfigAsFlags) {
     toml += flag + " = \"" + value + "\"\n";
   }
   toml += "dns-address = [\"192.0.2.53\", \"2001:db8::53\"]\n";
+  toml += "exclude = [\"192.168.0.0/16\", \"2001:db8:5::22/128\"]\n";
   TempFile file(toml, ".toml");
   CommandLine from_file = parse({"--config", file.path()});
   ASSERT_TRUE(from_file.run) << from_file.message;
@@ -347,6 +379,8 @@ TEST(ConfigSourcesTest, EnvironmentGivesTheSameConfigAsFlags) {
     env.push_back(std::make_unique<ScopedEnv>(env_name(flag), value));
   }
   env.push_back(std::make_unique<ScopedEnv>("TUN2SOCKS_DNS_ADDRESS", "192.0.2.53,2001:db8::53"));
+  env.push_back(
+      std::make_unique<ScopedEnv>("TUN2SOCKS_EXCLUDE", "192.168.0.0/16,2001:db8:5::22/128"));
   CommandLine from_env = parse({});
   ASSERT_TRUE(from_env.run) << from_env.message;
   expect_same_config(from_env.config, flags.config);
@@ -580,7 +614,10 @@ TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
     if (key.find(' ') != std::string::npos) continue;  // prose
     keys.insert(key);
     // These have no default; the example shows a sample value instead.
-    if (key != "proxy-password-file" && key != "dns-address" && key != "dns-upstream") {
+    static const std::set<std::string> kSampleValued = {
+        "proxy-password-file", "dns-address", "dns-upstream", "exclude", "fwmark",
+        "interface",           "user"};
+    if (kSampleValued.count(key) == 0) {
       defaults_only += line.substr(2) + "\n";
     }
   }
@@ -595,6 +632,70 @@ TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
   CommandLine result = parse({"--config", uncommented.path()});
   ASSERT_TRUE(result.run) << result.message;
   expect_same_config(result.config, parse({}).config);
+}
+
+TEST(SystemFlagsTest, AutoRouteDefaults) {
+  CommandLine result = parse({"--auto-route"});
+  ASSERT_TRUE(result.run) << result.message;
+  EXPECT_TRUE(result.config.auto_route);
+  EXPECT_EQ(result.config.route_table, 2080u);
+  EXPECT_EQ(result.config.route_priority, 20800u);
+  EXPECT_EQ(result.config.fwmark, 0x2080u);  // marking is what keeps the proxy out of the tunnel
+  EXPECT_FALSE(result.config.fail_closed);
+
+  CommandLine decimal = parse({"--fwmark", "4660"});
+  ASSERT_TRUE(decimal.run) << decimal.message;
+  EXPECT_EQ(decimal.config.fwmark, 0x1234u);  // marking without --auto-route, for own routing
+  EXPECT_FALSE(decimal.config.auto_route);
+}
+
+TEST(SystemFlagsTest, BadValuesAndCombinationsAreNamed) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--fail-closed"}, "--fail-closed needs --auto-route"},
+      {{"--exclude", "10.0.0.0/8"}, "--exclude needs --auto-route"},
+      {{"--set-dns", "--dns", "fake"}, "--set-dns needs --auto-route"},
+      {{"--auto-route", "--set-dns"}, "--set-dns needs --dns fake or --dns tcp"},
+      {{"--auto-route", "--exclude", "10.0.0.0/33"}, "--exclude"},
+      {{"--auto-route", "--device", "fd://3"}, "--auto-route needs a device name"},
+      {{"--route-table", "254"}, "system's tables"},
+      {{"--route-table", "0"}, "--route-table"},
+      {{"--route-priority", "32764"}, "--route-priority"},
+      {{"--fwmark", "0"}, "--fwmark"},
+      {{"--fwmark", "0xZZ"}, "--fwmark"},
+      {{"--fwmark", "0x100000000"}, "--fwmark"},
+      {{"--interface", "a/b"}, "--interface"},
+  };
+  for (const auto& [args, expected] : cases) {
+    CommandLine result = parse(args);
+    EXPECT_FALSE(result.run) << args.front();
+    EXPECT_EQ(result.exit_code, 2) << args.front();
+    EXPECT_NE(result.message.find(expected), std::string::npos)
+        << "args starting " << args.front() << ": " << result.message;
+  }
+}
+
+TEST(SystemFlagsTest, FlagsFromEnvironmentAndFileNameTheirSource) {
+  ScopedEnv env("TUN2SOCKS_FAIL_CLOSED", "true");
+  CommandLine result = parse({});
+  EXPECT_FALSE(result.run);
+  EXPECT_NE(result.message.find("--fail-closed (from TUN2SOCKS_FAIL_CLOSED) needs --auto-route"),
+            std::string::npos)
+      << result.message;
+  TempFile file("auto-route = true\nfail-closed = true\n");
+  CommandLine from_file = parse({"--config", file.path()});
+  ASSERT_TRUE(from_file.run) << from_file.message;
+  EXPECT_TRUE(from_file.config.auto_route);
+  EXPECT_TRUE(from_file.config.fail_closed);
+}
+
+TEST(SystemFlagsTest, CleanupIsAnActionNotASetting) {
+  CommandLine result = parse({"--cleanup"});
+  ASSERT_TRUE(result.run) << result.message;
+  EXPECT_TRUE(result.config.cleanup_only);
+  TempFile file("cleanup = true\n");
+  CommandLine from_file = parse({"--config", file.path()});
+  EXPECT_FALSE(from_file.run);
+  EXPECT_NE(from_file.message.find("cleanup"), std::string::npos) << from_file.message;
 }
 
 }  // namespace

@@ -6,60 +6,125 @@
 #
 # Environment:
 #   T2S_BINARY          tun2socks to measure (required)
-#   BENCH_SECONDS       length of each iperf3 run (default 10)
+#   BENCH_REPS          repetitions; every figure is the median over them (default 3)
+#   BENCH_SECONDS       length of each iperf3 and UDP run (default 10)
 #   BENCH_CONN_SECONDS  length of each connection-rate run (default BENCH_SECONDS)
 #   BENCH_MTU           --mtu for the tunnel (default 65535, the binary's default)
 #   BENCH_STREAMS       parallel iperf3 flows for the multi-flow runs (default 8)
 #   BENCH_HTTP_CLIENTS  parallel clients for the second connection-rate run (default 4)
-#   BENCH_HOLD_CONNS    idle connections held for the RSS figure (default 1000)
-#   BENCH_UDP_FLOWS     parallel sockets for the second UDP transaction-rate run (default 64)
+#   BENCH_HOLD_CONNS    idle connections held for the RSS figures, a space-separated list
+#                       (default "1000 10000"); the hard descriptor limit must exceed the
+#                       largest by 1024
+#   BENCH_UDP_FLOWS     parallel sockets for the second UDP transaction-rate run (default 16)
 #   BENCH_UDP_BITRATE   iperf3 -u target bitrate (default 500M); datagrams of BENCH_UDP_LEN (1400)
-#   BENCH_JSON          if set, also write the figures as JSON to this file
+#   BENCH_JSON          if set, also write the figures as JSON to this file: the medians under
+#                       their keys (as before), plus "samples" (per repetition), "targets"
+#                       (each figure with its target and a holds flag) and "config"
 #
 # Measures: iperf3 throughput (1 and N flows, upload and download), tunnel CPU seconds per GiB
 # relayed, new connections per second for 1 KiB HTTP GETs (one connection each), and the
-# tunnel's RSS idle and with BENCH_HOLD_CONNS idle connections open. UDP: request/response
-# transactions per second (64-byte datagrams, one outstanding per socket; 1 and BENCH_UDP_FLOWS
-# sockets; without the tunnel the client speaks SOCKS5 UDP ASSOCIATE to dante itself) with the
-# tunnel's CPU per transaction, and iperf3 -u goodput and loss through the tunnel (proxychains4
-# cannot carry UDP, so there is no direct figure). Needs root.
+# tunnel's RSS idle and with each BENCH_HOLD_CONNS count of idle connections open. UDP:
+# request/response transactions per second (64-byte datagrams, one outstanding per socket; 1 and
+# BENCH_UDP_FLOWS sockets; without the tunnel the client speaks SOCKS5 UDP ASSOCIATE to dante
+# itself) with the tunnel's CPU per transaction, and iperf3 -u goodput and loss through the
+# tunnel (proxychains4 cannot carry UDP, so there is no direct figure). Needs root.
+#
+# Repetitions: each starts a fresh tunnel (idle RSS, then the held connections, then the rest).
+# Within a repetition the direct (proxychains4) and tunnel runs of one figure follow each other
+# back to back, direct first in odd repetitions and tunnel first in even ones, so slow drifts in
+# the machine's load hit both alike. While a direct run goes, the app namespace has no default
+# route (nothing can enter the tunnel); the routes into the device are put back for tunnel runs.
+# Every figure printed is the median of its repetitions; a ratio is the MEDIAN OF THE
+# PER-REPETITION RATIOS tunnel/direct (each from one adjacent pair of runs), so it need not equal
+# the quotient of the two medians next to it. The final table sets each figure beside its target
+# (the "fast data path" issue) with "holds" or "misses"; "report" rows have no target.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/e2e/harness.sh
 source "$BENCH_DIR/../../tests/e2e/harness.sh"
 
+BENCH_REPS=${BENCH_REPS:-3}
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONN_SECONDS=${BENCH_CONN_SECONDS:-$BENCH_SECONDS}
 BENCH_MTU=${BENCH_MTU:-65535}
 BENCH_STREAMS=${BENCH_STREAMS:-8}
 BENCH_HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-4}
-BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000}
+BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000 10000}
 BENCH_JSON=${BENCH_JSON:-}
-BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-64}
+BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-16}
 BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-500M}
 BENCH_UDP_LEN=${BENCH_UDP_LEN:-1400}
 
-for var in BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS BENCH_HTTP_CLIENTS \
-  BENCH_HOLD_CONNS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
+for var in BENCH_REPS BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS \
+  BENCH_HTTP_CLIENTS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
+done
+read -r -a HOLD_LIST <<<"$BENCH_HOLD_CONNS"
+((${#HOLD_LIST[@]} > 0)) || { echo "bench: BENCH_HOLD_CONNS must list at least one count" >&2; exit 2; }
+HOLD_MAX=0
+for n in "${HOLD_LIST[@]}"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] ||
+    { echo "bench: BENCH_HOLD_CONNS must be positive integers separated by spaces" >&2; exit 2; }
+  ((n > HOLD_MAX)) && HOLD_MAX=$n
 done
 command -v iperf3 >/dev/null || { echo "bench: iperf3 not found" >&2; exit 1; }
 command -v proxychains4 >/dev/null || { echo "bench: proxychains4 not found" >&2; exit 1; }
 harness_preflight
 require_binary
+# Every process started from here on (dante, the servers, the holder, the tunnel) inherits the
+# limit: a held connection costs a descriptor in the holder, the tunnel and the server.
+hard=$(ulimit -Hn)
+if [[ $hard != unlimited ]] && ((hard < HOLD_MAX + 1024)); then
+  echo "bench: hard descriptor limit $hard < $((HOLD_MAX + 1024)) (BENCH_HOLD_CONNS max + 1024)" >&2
+  exit 2
+fi
+ulimit -n "$hard"
+((BENCH_REPS >= 3)) ||
+  log "note: BENCH_REPS=$BENCH_REPS; the issue asks for medians of at least 3 repetitions"
+BENCH_T0=$(now_ms)
 
-# Results: "key value" lines, turned into the table (and JSON) at the end.
+# Results: "rep key value" lines, turned into medians, the tables (and JSON) at the end.
+REP=0
 RESULTS=""
-result() { RESULTS+="$1 $2"$'\n'; log "  $1 = $2"; }
+result() { RESULTS+="$REP $1 $2"$'\n'; log "  [rep $REP] $1 = $2"; }
 
-# via_cmd MODE: sets VIA to the command prefix that runs a client in the app namespace through
-# the tunnel (MODE=tunnel) or through proxychains4 to the same dante (MODE=direct).
+# use_mode MODE: sets VIA to the command prefix that runs a client in the app namespace through
+# the tunnel (MODE=tunnel: default routes into the device) or through proxychains4 to the same
+# dante (MODE=direct: no default route, so nothing can leak into the tunnel).
 VIA=()
-via_cmd() {
+ROUTES=""
+use_mode() {
   VIA=(ip netns exec "$APP_NS")
   if [[ $1 == direct ]]; then
     VIA+=(proxychains4 -q -f "$PROXYCHAINS_CONF")
+    if [[ $ROUTES != none ]]; then
+      remove_tunnel_routes
+      ROUTES=none
+    fi
+    if ip -n "$APP_NS" route show default | grep -q .; then
+      fail "app namespace still has a default route for a direct run"
+    fi
+  elif [[ $ROUTES != tunnel ]]; then
+    ip -n "$APP_NS" route replace default dev "$TUN_DEV" ||
+      fail "cannot add IPv4 default route into $TUN_DEV"
+    ip -n "$APP_NS" -6 route replace default dev "$TUN_DEV" ||
+      fail "cannot add IPv6 default route into $TUN_DEV"
+    ROUTES=tunnel
+  fi
+}
+
+# pair FUNCTION ARGS...: FUNCTION direct ARGS and FUNCTION tunnel ARGS back to back, direct first
+# in odd repetitions, tunnel first in even ones.
+pair() {
+  local fn=$1
+  shift
+  if ((REP % 2)); then
+    "$fn" direct "$@"
+    "$fn" tunnel "$@"
+  else
+    "$fn" tunnel "$@"
+    "$fn" direct "$@"
   fi
 }
 
@@ -84,14 +149,14 @@ EOF
 TUNNEL_CPU_TOTAL=0
 TUNNEL_BYTES_TOTAL=0
 iperf_run() {
-  local mode=$1 streams=$2 dir=$3 key report cpu0 cpu1 figures bps bytes
+  local mode=$1 streams=$2 dir=$3 key report cpu0="" cpu1="" figures bps bytes
   key="iperf_${dir}_${streams}flow_${mode}"
-  report="$HARNESS_TMP/$key.json"
+  report="$HARNESS_TMP/$key.$REP.json"
   local args=(iperf3 -c "$HOST_V4" -p "$IPERF_PORT" -t "$BENCH_SECONDS" -P "$streams" -J)
   [[ $dir == down ]] && args+=(-R)
   log "iperf3 $mode: $streams flow(s) $dir for ${BENCH_SECONDS}s"
+  use_mode "$mode"
   [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
-  via_cmd "$mode"
   if ! timeout $((BENCH_SECONDS + 30)) "${VIA[@]}" "${args[@]}" >"$report" 2>"$report.err"; then
     log "iperf3 $mode $streams $dir failed: $(tail -c 300 "$report" "$report.err" | tr '\n' ' ')"
     result "${key}_mbps" n/a
@@ -119,16 +184,17 @@ iperf_run() {
 # conn_rate MODE CLIENTS: CLIENTS parallel sequential-GET loops for BENCH_CONN_SECONDS; records
 # the total successful GETs (each a new connection) per second.
 conn_rate() {
-  local mode=$1 clients=$2 key i pids=() out
+  local mode=$1 clients=$2 key i pids=() out prefix
   key="conn_rate_${clients}client_${mode}"
+  prefix="$HARNESS_TMP/$key.$REP"
   log "connection rate $mode: $clients client(s) for ${BENCH_CONN_SECONDS}s"
   local cpu0="" cpu1=""
+  use_mode "$mode"
   [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
-  via_cmd "$mode"
   for ((i = 0; i < clients; i++)); do
     timeout $((BENCH_CONN_SECONDS + 30)) "${VIA[@]}" python3 "$TCP_PEER" httpget \
       --host "$HOST_V4" --port "$HTTPD_PORT" --path /1k.bin --expect-size 1024 \
-      --seconds "$BENCH_CONN_SECONDS" >"$HARNESS_TMP/$key.$i.json" 2>"$HARNESS_TMP/$key.$i.err" &
+      --seconds "$BENCH_CONN_SECONDS" >"$prefix.$i.json" 2>"$prefix.$i.err" &
     pids+=($!)
   done
   local failed=0
@@ -136,7 +202,7 @@ conn_rate() {
     wait "$i" || failed=1
   done
   [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
-  if ! out=$(python3 - "$HARNESS_TMP/$key" "$clients" <<'EOF'
+  if ! out=$(python3 - "$prefix" "$clients" <<'EOF'
 import json, sys
 prefix, clients = sys.argv[1], int(sys.argv[2])
 ok = failed = 0
@@ -150,7 +216,7 @@ for i in range(clients):
 print("%.1f %d %d" % (ok / seconds, ok, failed))
 EOF
   ); then
-    log "connection rate $mode $clients: no usable result: $(cat "$HARNESS_TMP/$key".*.err | head -c 400)"
+    log "connection rate $mode $clients: no usable result: $(cat "$prefix".*.err | head -c 400)"
     result "${key}_per_s" n/a
     return 0
   fi
@@ -170,16 +236,17 @@ EOF
 # tunnel's CPU microseconds per transaction. MODE=direct: the client does SOCKS5 UDP ASSOCIATE to
 # dante itself (no tunnel, no routes).
 udp_rr() {
-  local mode=$1 flows=$2 key out cpu0="" cpu1="" args
+  local mode=$1 flows=$2 key out cpu0="" cpu1="" args err
   key="udp_rr_${flows}flow_${mode}"
+  err="$HARNESS_TMP/$key.$REP.err"
   args=(rr --host "$HOST_V4" --port "$UDP_ECHO_PORT" --flows "$flows" --seconds "$BENCH_SECONDS"
     --timeout 1)
   [[ $mode == direct ]] && args+=(--socks "$NET_V4:$PROXY_PORT")
   log "UDP transactions $mode: $flows socket(s) for ${BENCH_SECONDS}s"
+  use_mode "$mode"
   [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
-  if ! out=$(in_app timeout $((BENCH_SECONDS + 40)) python3 "$UDP_PEER" "${args[@]}" \
-    2>"$HARNESS_TMP/$key.err"); then
-    log "UDP transactions $mode $flows failed: $out $(head -c 300 "$HARNESS_TMP/$key.err")"
+  if ! out=$(in_app timeout $((BENCH_SECONDS + 40)) python3 "$UDP_PEER" "${args[@]}" 2>"$err"); then
+    log "UDP transactions $mode $flows failed: $out $(head -c 300 "$err")"
     result "${key}_per_s" n/a
     return 0
   fi
@@ -199,11 +266,12 @@ udp_rr() {
 iperf_udp() {
   local dir=$1 key report cpu0 cpu1 figures
   key="iperf_udp_${dir}_tunnel"
-  report="$HARNESS_TMP/$key.json"
+  report="$HARNESS_TMP/$key.$REP.json"
   local args=(iperf3 -c "$HOST_V4" -p "$IPERF_PORT" -u -b "$BENCH_UDP_BITRATE" -l "$BENCH_UDP_LEN"
     -t "$BENCH_SECONDS" -J)
   [[ $dir == down ]] && args+=(-R)
   log "iperf3 -u tunnel: $dir at $BENCH_UDP_BITRATE for ${BENCH_SECONDS}s"
+  use_mode tunnel
   cpu0=$(proc_cpu_seconds "$TUN_PID")
   if ! in_app timeout $((BENCH_SECONDS + 30)) "${args[@]}" >"$report" 2>"$report.err"; then
     log "iperf3 -u $dir failed: $(tail -c 300 "$report" "$report.err" | tr '\n' ' ')"
@@ -243,117 +311,286 @@ EOF
   return 0
 }
 
-# Opens BENCH_HOLD_CONNS idle connections through the tunnel and records the tunnel's RSS.
+# tcp_settled SECONDS: polls (every 0.5 s, bounded) until the tunnel counts no active TCP
+# connection; false if some remain after SECONDS.
+tcp_settled() {
+  local deadline=$(($(now_ms) + $1 * 1000)) line
+  while :; do
+    line=$(tunnel_counters)
+    (($(counter_value "$line" tcp_active) == 0)) && return 0
+    (($(now_ms) < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# hold_rss N: opens N idle connections through the tunnel (one after another, each verified by an
+# echo) and records the tunnel's RSS and (RSS - idle RSS of this repetition's fresh tunnel) / N.
 hold_rss() {
-  local ready="$HARNESS_TMP/hold.ready" holder line
-  log "holding $BENCH_HOLD_CONNS idle connections through the tunnel"
-  ulimit -n $((BENCH_HOLD_CONNS * 2 + 1024))
-  start_bg "$APP_NS" "$HARNESS_TMP/hold.log" timeout 300 python3 "$TCP_PEER" hold \
-    --host "$HOST_V4" --port "$PEER_PORT" --conns "$BENCH_HOLD_CONNS" --ready-file "$ready" \
-    --hold-seconds 240
+  local n=$1 ready holder line limit rss
+  ready="$HARNESS_TMP/hold-$n.$REP.ready"
+  # Opening is sequential: allow 20 ms per connection on top of a minute.
+  limit=$((60 + n / 50))
+  log "holding $n idle connections through the tunnel"
+  use_mode tunnel
+  start_bg "$APP_NS" "$HARNESS_TMP/hold-$n.$REP.log" timeout $((limit + 120)) python3 "$TCP_PEER" \
+    hold --host "$HOST_V4" --port "$PEER_PORT" --conns "$n" --ready-file "$ready" \
+    --hold-seconds $((limit + 60))
   holder=$HARNESS_BG_PID
-  if ! wait_until 180 "$BENCH_HOLD_CONNS held connections" test -s "$ready"; then
-    log "could not hold $BENCH_HOLD_CONNS connections: $(tail -c 400 "$HARNESS_TMP/hold.log")"
-    result "rss_kib_${BENCH_HOLD_CONNS}_conns" n/a
+  local t0
+  t0=$(now_ms)
+  if ! wait_until "$limit" "$n held connections" test -s "$ready"; then
+    log "could not hold $n connections: $(tail -c 400 "$HARNESS_TMP/hold-$n.$REP.log")"
+    result "rss_kib_${n}_conns" n/a
     kill_pid "$holder" 3
+    tcp_settled 60 || log "WARNING: TCP connections still active 60 s after releasing"
     return 0
   fi
+  log "  $n connections open after $((($(now_ms) - t0) / 1000)) s"
   sleep 1
-  local rss
   rss=$(proc_rss_kib "$TUN_PID")
-  result "rss_kib_${BENCH_HOLD_CONNS}_conns" "$rss"
-  result "rss_kib_per_conn" "$(python3 -c "print(round(($rss - $RSS_IDLE) / $BENCH_HOLD_CONNS, 2))")"
+  result "rss_kib_${n}_conns" "$rss"
+  result "rss_kib_per_conn_${n}" "$(python3 -c "print(round(($rss - $RSS_IDLE) / $n, 2))")"
   line=$(tunnel_counters)
-  result "tcp_active_while_holding" "$(counter_value "$line" tcp_active)"
+  result "tcp_active_while_holding_${n}" "$(counter_value "$line" tcp_active)"
   kill_pid "$holder" 3
-  sleep 2
-  result rss_kib_after_release "$(proc_rss_kib "$TUN_PID")"
-  line=$(tunnel_counters)
-  result "tcp_active_after_release" "$(counter_value "$line" tcp_active)"
+  tcp_settled 60 || log "WARNING: TCP connections still active 60 s after releasing $n"
+  result "rss_kib_after_release_${n}" "$(proc_rss_kib "$TUN_PID")"
+}
+
+# One repetition: a fresh tunnel, its idle RSS, the held connections, then every paired figure.
+run_repetition() {
+  log "== repetition $REP of $BENCH_REPS: tun2socks (MTU $BENCH_MTU) and proxychains4 -> dante $NET_V4:$PROXY_PORT =="
+  T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}"
+  ROUTES=tunnel
+  sleep 1
+  RSS_IDLE=$(proc_rss_kib "$TUN_PID")
+  result rss_kib_idle "$RSS_IDLE"
+  # Held connections first, while nothing else has touched the heap.
+  local n
+  for n in "${HOLD_LIST[@]}"; do
+    hold_rss "$n"
+  done
+  sleep 2  # lwIP's TIME-WAIT (2 s) of the released connections
+  TUNNEL_CPU_TOTAL=0
+  TUNNEL_BYTES_TOTAL=0
+  local dir streams
+  for dir in up down; do
+    for streams in 1 "$BENCH_STREAMS"; do
+      pair iperf_run "$streams" "$dir"
+    done
+  done
+  if ((TUNNEL_BYTES_TOTAL > 0)); then
+    result tunnel_cpu_s_per_gib_all \
+      "$(python3 -c "print(round($TUNNEL_CPU_TOTAL / ($TUNNEL_BYTES_TOTAL / 2**30), 3))")"
+  fi
+  pair conn_rate 1
+  pair conn_rate "$BENCH_HTTP_CLIENTS"
+  pair udp_rr 1
+  pair udp_rr "$BENCH_UDP_FLOWS"
+  iperf_udp up
+  iperf_udp down
+  result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
+  log "tunnel $(tunnel_counters)"
+  local rc=0
+  stop_tunnel TERM 10 || rc=$?
+  ROUTES=""
+  ((rc == 0)) || log "WARNING: tunnel exited with status $rc after SIGTERM"
 }
 
 print_table() {
-  python3 - "$BENCH_JSON" <<EOF
-import json, sys
-raw = """$RESULTS"""
-r = {}
-for line in raw.splitlines():
-    if line.strip():
-        k, v = line.split(" ", 1)
+  printf '%s' "$RESULTS" >"$HARNESS_TMP/results.txt"
+  BENCH_REPS=$BENCH_REPS BENCH_SECONDS=$BENCH_SECONDS BENCH_CONN_SECONDS=$BENCH_CONN_SECONDS \
+    BENCH_MTU=$BENCH_MTU BENCH_STREAMS=$BENCH_STREAMS BENCH_HTTP_CLIENTS=$BENCH_HTTP_CLIENTS \
+    BENCH_HOLD_CONNS="${HOLD_LIST[*]}" BENCH_UDP_FLOWS=$BENCH_UDP_FLOWS \
+    BENCH_UDP_BITRATE=$BENCH_UDP_BITRATE BENCH_UDP_LEN=$BENCH_UDP_LEN \
+    python3 - "$HARNESS_TMP/results.txt" "$BENCH_JSON" <<'EOF'
+import json, os, statistics, sys
+
+env = os.environ
+reps = int(env["BENCH_REPS"])
+mtu = int(env["BENCH_MTU"])
+streams = int(env["BENCH_STREAMS"])
+clients = int(env["BENCH_HTTP_CLIENTS"])
+udp_flows = int(env["BENCH_UDP_FLOWS"])
+holds = [int(n) for n in env["BENCH_HOLD_CONNS"].split()]
+bitrate, udp_len = env["BENCH_UDP_BITRATE"], env["BENCH_UDP_LEN"]
+DEFAULT_MTU = 65535
+
+samples = {}  # key -> {rep: float or None}
+with open(sys.argv[1]) as f:
+    for line in f:
+        if not line.strip():
+            continue
+        rep, key, value = line.split(" ", 2)
         try:
-            r[k] = float(v)
+            v = float(value)
         except ValueError:
-            r[k] = v
+            v = None
+        samples.setdefault(key, {})[int(rep)] = v
 
-def fmt(v):
-    if isinstance(v, float):
-        return ("%.0f" % v) if abs(v) >= 100 or v == int(v) else ("%.3g" % v)
-    return str(v) if v is not None else "-"
+def values(key):
+    return [v for v in samples.get(key, {}).values() if v is not None]
 
-def ratio(t, d):
-    if isinstance(t, float) and isinstance(d, float) and d:
-        return "%.2f" % (t / d)
-    return "-"
+def median(key):
+    vs = values(key)
+    return statistics.median(vs) if vs else None
 
+def pair_ratios(stem, unit):
+    t = samples.get("%s_tunnel_%s" % (stem, unit), {})
+    d = samples.get("%s_direct_%s" % (stem, unit), {})
+    return [t[r] / d[r] for r in t if t[r] is not None and d.get(r)]
+
+medians = {k: median(k) for k in samples}
+
+def fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if abs(v) >= 100 or v == int(v):
+        return "%.0f" % v
+    return "%.*g" % (digits, v)
+
+def span(vs, ratio=False):
+    if len(vs) < 2:
+        return "-"
+    f = (lambda v: "%.2f" % v) if ratio else fmt
+    return "%s..%s" % (f(min(vs)), f(max(vs)))
+
+def count_note(n):
+    return "" if n >= reps else " (%d/%d)" % (n, reps)
+
+# Target rows: (label, kind, stem/key, unit, op, limit, mtu_bound)
+#   kind "ratio": tunnel/direct pair, the target on the median per-repetition ratio
+#   kind "value": one tunnel figure, the target on its median
 rows = []
 for dirn, label in (("up", "upload"), ("down", "download")):
-    for flows in (1, $BENCH_STREAMS):
-        k = "iperf_%s_%dflow_%%s_mbps" % (dirn, flows)
-        rows.append(("iperf3 %s, %d flow(s) [Mbit/s]" % (label, flows),
-                     r.get(k % "direct"), r.get(k % "tunnel")))
-for clients in (1, $BENCH_HTTP_CLIENTS):
-    k = "conn_rate_%dclient_%%s_per_s" % clients
-    rows.append(("1 KiB GET, new conn each, %d client(s) [conn/s]" % clients,
-                 r.get(k % "direct"), r.get(k % "tunnel")))
-for flows in (1, $BENCH_UDP_FLOWS):
-    k = "udp_rr_%dflow_%%s_per_s" % flows
-    rows.append(("UDP 64 B request/response, %d socket(s) [txn/s]" % flows,
-                 r.get(k % "direct"), r.get(k % "tunnel")))
-for dirn, label in (("up", "upload"), ("down", "download")):
-    rows.append(("iperf3 -u $BENCH_UDP_BITRATE -l $BENCH_UDP_LEN %s goodput [Mbit/s]" % label,
-                 None, r.get("iperf_udp_%s_tunnel_mbps" % dirn)))
-    rows.append(("iperf3 -u $BENCH_UDP_BITRATE -l $BENCH_UDP_LEN %s loss [%%]" % label,
-                 None, r.get("iperf_udp_%s_tunnel_loss_pct" % dirn)))
+    for flows in (1, streams):
+        rows.append(("iperf3 %s, %d flow(s) [Mbit/s]" % (label, flows), "ratio",
+                     "iperf_%s_%dflow" % (dirn, flows), "mbps", ">=", 0.8, True))
+for dirn in ("up", "down"):
+    for flows in (1, streams):
+        rows.append(("tunnel CPU, iperf3 %s %d flow(s) [s/GiB]" % (dirn, flows), "value",
+                     "iperf_%s_%dflow_tunnel_cpu_s_per_gib" % (dirn, flows), None, "<=", 1.0, True))
+rows.append(("tunnel CPU, all iperf3 TCP runs [s/GiB]", "value", "tunnel_cpu_s_per_gib_all",
+             None, "<=", 1.0, True))
+for c in (1, clients):
+    rows.append(("1 KiB GET, new conn each, %d client(s) [conn/s]" % c, "ratio",
+                 "conn_rate_%dclient" % c, "per_s", ">=", 0.95, False))
+rows.append(("tunnel RSS idle [KiB]", "value", "rss_kib_idle", None, "<=", 4096, False))
+for n in holds:
+    rows.append(("tunnel RSS per idle conn, %d open [KiB]" % n, "value",
+                 "rss_kib_per_conn_%d" % n, None, "<=", 8, False))
+rows.append(("UDP 64 B req/resp, %d socket(s) [txn/s]" % udp_flows, "ratio",
+             "udp_rr_%dflow" % udp_flows, "per_s", None, None, False))
+rows.append(("tunnel CPU per UDP txn, %d socket(s) [us]" % udp_flows, "value",
+             "udp_rr_%dflow_tunnel_cpu_us_per_txn" % udp_flows, None, None, None, False))
 
-w = 50
+targets = []
+table = []
+for label, kind, stem, unit, op, limit, mtu_bound in rows:
+    entry = {"figure": label}
+    if kind == "ratio":
+        dk, tk = "%s_direct_%s" % (stem, unit), "%s_tunnel_%s" % (stem, unit)
+        ratios = pair_ratios(stem, unit)
+        value = statistics.median(ratios) if ratios else None
+        d, t = medians.get(dk), medians.get(tk)
+        n = len(ratios)
+        entry.update(key="ratio_" + stem, direct=d, tunnel=t, ratio=value, ratios=ratios)
+        medians["ratio_" + stem] = value
+        cells = (fmt(d), fmt(t), "-" if value is None else "%.2f" % value, span(ratios, True))
+        target_text = "%s %.2fx" % (op, limit) if op else "-"
+    else:
+        value = medians.get(stem)
+        n = len(values(stem))
+        entry.update(key=stem, tunnel=value, samples=values(stem))
+        cells = ("-", fmt(value), "-", span(values(stem)))
+        target_text = ("%s %.1f" % (op, limit) if limit < 100 else "%s %d" % (op, limit)) \
+            if op else "-"
+    if op is None:
+        verdict, ok = "report", None
+    elif value is None:
+        verdict, ok = "n/a", None
+    else:
+        ok = value >= limit if op == ">=" else value <= limit
+        verdict = "holds" if ok else "misses"
+        if mtu_bound and mtu != DEFAULT_MTU:
+            verdict += "*"
+    entry.update(op=op, limit=limit, holds=ok, verdict=verdict, repetitions=n,
+                 default_mtu_only=mtu_bound)
+    targets.append(entry)
+    table.append((label, cells, target_text, verdict + count_note(n)))
+
+def line(w=49):
+    print("-" * (w + 79))
+
 print()
-print("tun2socks benchmark  (iperf3 %ss per run, connection rate %ss, MTU $BENCH_MTU)"
-      % ("$BENCH_SECONDS", "$BENCH_CONN_SECONDS"))
-print("%-*s %14s %14s %8s" % (w, "measure", "proxychains4", "tun2socks", "ratio"))
-print("-" * (w + 39))
-for name, d, t in rows:
-    print("%-*s %14s %14s %8s" % (w, name, fmt(d), fmt(t), ratio(t, d)))
+print("tun2socks benchmark: medians of %d repetition(s); iperf3/UDP %ss per run, connection rate "
+      "%ss, MTU %d" % (reps, env["BENCH_SECONDS"], env["BENCH_CONN_SECONDS"], mtu))
+print("ratio = median of the per-repetition tunnel/direct ratios; range = min..max over the "
+      "repetitions (of the ratio where there is one)")
 print()
-print("tunnel CPU [s per GiB relayed]")
-for dirn in ("up", "down"):
-    for flows in (1, $BENCH_STREAMS):
-        k = "iperf_%s_%dflow_tunnel_cpu_s_per_gib" % (dirn, flows)
-        print("  %-46s %10s" % ("iperf3 %s, %d flow(s)" % (dirn, flows), fmt(r.get(k))))
-print("  %-46s %10s" % ("all iperf3 runs", fmt(r.get("tunnel_cpu_s_per_gib_all"))))
-for clients in (1, $BENCH_HTTP_CLIENTS):
-    k = "conn_rate_%dclient_tunnel_cpu_ms_per_conn" % clients
-    print("  %-46s %10s" % ("CPU ms per connection, %d client(s)" % clients, fmt(r.get(k))))
-for flows in (1, $BENCH_UDP_FLOWS):
-    k = "udp_rr_%dflow_tunnel_cpu_us_per_txn" % flows
-    print("  %-46s %10s" % ("CPU us per UDP transaction, %d socket(s)" % flows, fmt(r.get(k))))
-for dirn in ("up", "down"):
-    k = "iperf_udp_%s_tunnel_cpu_s_per_gib" % dirn
-    print("  %-46s %10s" % ("iperf3 -u %s [s per GiB received]" % dirn, fmt(r.get(k))))
+print("other figures (medians)")
+print("  %-52s %12s %12s %7s" % ("measure", "proxychains4", "tun2socks", "ratio"))
+other = [("UDP 64 B req/resp, 1 socket(s) [txn/s]", "udp_rr_1flow", "per_s")]
+for label, stem, unit in other:
+    d = medians.get("%s_direct_%s" % (stem, unit))
+    t = medians.get("%s_tunnel_%s" % (stem, unit))
+    ratios = pair_ratios(stem, unit)
+    medians["ratio_" + stem] = statistics.median(ratios) if ratios else None
+    r = medians["ratio_" + stem]
+    print("  %-52s %12s %12s %7s" % (label, fmt(d), fmt(t), "-" if r is None else "%.2f" % r))
+single = []  # (label, tunnel key, direct key or None)
+for c in (1, clients):
+    single.append(("tunnel CPU per connection, %d client(s) [ms]" % c,
+                   "conn_rate_%dclient_tunnel_cpu_ms_per_conn" % c, None))
+    single.append(("failed GETs, %d client(s)" % c, "conn_rate_%dclient_tunnel_failed" % c,
+                   "conn_rate_%dclient_direct_failed" % c))
+single.append(("tunnel CPU per UDP txn, 1 socket [us]", "udp_rr_1flow_tunnel_cpu_us_per_txn", None))
+for f in (1, udp_flows):
+    single.append(("UDP timeouts, %d socket(s)" % f, "udp_rr_%dflow_tunnel_timeouts" % f,
+                   "udp_rr_%dflow_direct_timeouts" % f))
+for dirn, label in (("up", "upload"), ("down", "download")):
+    single.append(("iperf3 -u %s -l %s %s goodput [Mbit/s]" % (bitrate, udp_len, label),
+                   "iperf_udp_%s_tunnel_mbps" % dirn, None))
+    single.append(("iperf3 -u %s loss [%%]" % label, "iperf_udp_%s_tunnel_loss_pct" % dirn, None))
+    single.append(("iperf3 -u %s tunnel CPU [s per GiB received]" % label,
+                   "iperf_udp_%s_tunnel_cpu_s_per_gib" % dirn, None))
+for n in holds:
+    single.append(("tunnel RSS with %d idle conns open [KiB]" % n, "rss_kib_%d_conns" % n, None))
+    single.append(("tcp_active while holding %d" % n, "tcp_active_while_holding_%d" % n, None))
+    single.append(("tunnel RSS after releasing %d [KiB]" % n, "rss_kib_after_release_%d" % n,
+                   None))
+single.append(("tunnel RSS at the end of a repetition [KiB]", "rss_kib_end", None))
+for label, tkey, dkey in single:
+    print("  %-52s %12s %12s" % (label, fmt(medians.get(dkey)) if dkey else "-",
+                                 fmt(medians.get(tkey))))
 print()
-print("tunnel memory [VmRSS KiB]")
-for k, name in (("rss_kib_idle", "idle, after start"),
-                ("rss_kib_${BENCH_HOLD_CONNS}_conns", "$BENCH_HOLD_CONNS idle connections open"),
-                ("rss_kib_per_conn", "per held connection"),
-                ("rss_kib_after_release", "after closing them"),
-                ("rss_kib_end", "at the end of the run")):
-    print("  %-46s %10s" % (name, fmt(r.get(k))))
-for k in ("tcp_active_while_holding", "tcp_active_after_release"):
-    if k in r:
-        print("  %-46s %10s" % (k.replace("_", " ", 1).replace("_", " "), fmt(r[k])))
+print("targets (fast data path issue)")
+print("%-49s %12s %10s %6s %13s %9s %s" % ("figure", "proxychains4", "tun2socks", "ratio",
+                                          "range", "target", "verdict"))
+line()
+for label, (d, t, r, rng), target_text, verdict in table:
+    print("%-49s %12s %10s %6s %13s %9s %s" % (label, d, t, r, rng, target_text, verdict))
+line()
+held = sum(1 for e in targets if e["holds"] is True)
+missed = sum(1 for e in targets if e["holds"] is False)
+print("%d hold, %d miss, %d without a figure; %d reported only" % (
+    held, missed, sum(1 for e in targets if e["verdict"].startswith("n/a")),
+    sum(1 for e in targets if e["verdict"] == "report")))
+if mtu != DEFAULT_MTU:
+    print("* the throughput and CPU targets are set for the default MTU %d, not %d"
+          % (DEFAULT_MTU, mtu))
 print()
-if sys.argv[1]:
-    with open(sys.argv[1], "w") as f:
-        json.dump(r, f, indent=2, sort_keys=True)
+if sys.argv[2]:
+    out = {k: v for k, v in medians.items()}
+    out["samples"] = {k: [samples[k].get(r) for r in range(1, reps + 1)] for k in sorted(samples)}
+    out["targets"] = targets
+    out["config"] = {"reps": reps, "seconds": int(env["BENCH_SECONDS"]),
+                     "conn_seconds": int(env["BENCH_CONN_SECONDS"]), "mtu": mtu,
+                     "streams": streams, "http_clients": clients, "hold_conns": holds,
+                     "udp_flows": udp_flows, "udp_bitrate": bitrate, "udp_len": int(udp_len),
+                     "ratio": "median of per-repetition tunnel/direct ratios"}
+    with open(sys.argv[2], "w") as f:
+        json.dump(out, f, indent=2, sort_keys=True)
 EOF
 }
 
@@ -363,46 +600,10 @@ start_httpd
 start_udp_echo
 write_proxychains_conf
 
-log "== without tunnel: proxychains4 -> dante $NET_V4:$PROXY_PORT =="
-# No default route exists in the app namespace yet: proxychains is the only way out.
-if ip -n "$APP_NS" route show default | grep -q .; then
-  fail "app namespace has a default route before the tunnel started"
-fi
-for dir in up down; do
-  for streams in 1 "$BENCH_STREAMS"; do
-    iperf_run direct "$streams" "$dir"
-  done
+for ((REP = 1; REP <= BENCH_REPS; REP++)); do
+  run_repetition
 done
-conn_rate direct 1
-conn_rate direct "$BENCH_HTTP_CLIENTS"
-udp_rr direct 1
-udp_rr direct "$BENCH_UDP_FLOWS"
-
-log "== through tun2socks (MTU $BENCH_MTU) -> dante $NET_V4:$PROXY_PORT =="
-T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}"
-sleep 1
-RSS_IDLE=$(proc_rss_kib "$TUN_PID")
-result rss_kib_idle "$RSS_IDLE"
-for dir in up down; do
-  for streams in 1 "$BENCH_STREAMS"; do
-    iperf_run tunnel "$streams" "$dir"
-  done
-done
-if ((TUNNEL_BYTES_TOTAL > 0)); then
-  result tunnel_cpu_s_per_gib_all \
-    "$(python3 -c "print(round($TUNNEL_CPU_TOTAL / ($TUNNEL_BYTES_TOTAL / 2**30), 3))")"
-fi
-conn_rate tunnel 1
-conn_rate tunnel "$BENCH_HTTP_CLIENTS"
-udp_rr tunnel 1
-udp_rr tunnel "$BENCH_UDP_FLOWS"
-iperf_udp up
-iperf_udp down
-hold_rss
-result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
-log "tunnel $(tunnel_counters)"
-rc=0
-stop_tunnel TERM 10 || rc=$?
-((rc == 0)) || log "WARNING: tunnel exited with status $rc after SIGTERM"
+REP=0
 
 print_table
+log "bench: total wall time $((($(now_ms) - BENCH_T0) / 1000)) s"

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# --auto-route on a namespace set up like a machine (default routes through the uplink to a
+# gateway that holds dante and the test hosts):
+# - traffic to a test host goes through the proxy, and the tunnel's own proxy connection does
+#   not loop back into the device;
+# - an --exclude'd host, a connection from the host's own address and a connection accepted
+#   from outside (an SSH session into the machine) go direct;
+# - routes, rules and addresses read byte-identical before and after a SIGTERM run;
+# - after SIGKILL the leftovers are there, the next start cleans them up, and the run after
+#   that leaves nothing behind; --cleanup removes leftovers without starting.
+set -euo pipefail
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+harness_up
+add_uplink_default_routes
+before="$HARNESS_TMP/routing-before.txt"
+routing_snapshot >"$before"
+
+# Without the tunnel the test hosts are reached directly through the uplink.
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "direct GET failed"
+
+expect_unchanged_routing() {
+  local after="$HARNESS_TMP/routing-after-$1.txt"
+  routing_snapshot >"$after"
+  if ! diff -u "$before" "$after" >&2; then
+    fail "routes, rules or addresses differ after $1 (diff above)"
+  fi
+  log "routing identical to the start after $1"
+}
+
+# tcp_opened_during COMMAND...: runs COMMAND and prints how many connections the tunnel opened
+# meanwhile.
+tcp_opened_during() {
+  local before_line after_line
+  before_line=$(tunnel_counters)
+  "$@" >/dev/null || fail "failed: $*"
+  after_line=$(tunnel_counters)
+  echo $(($(counter_value "$after_line" tcp_opened) - $(counter_value "$before_line" tcp_opened)))
+}
+
+start_tunnel --auto-route --exclude "$HOST2_V4/32" --exclude "$HOST2_V6/128"
+grep -q 'auto-route: all traffic into' "$TUN_LOG" || fail "no auto-route line in the log"
+in_app ip rule show | grep -q 'lookup 2080' || fail "no rule looking up table 2080"
+
+for url in "http://$HOST_V4/" "http://[$HOST_V6]/"; do
+  opened=$(tcp_opened_during in_app curl -fsS -g --max-time 5 -o /dev/null "$url")
+  log "GET $url: $opened connection(s) through the tunnel"
+  # A loop would open a second connection (the tunnel's own one to the proxy) and more.
+  ((opened == 1)) || fail "GET $url opened $opened connections in the tunnel, expected 1"
+done
+
+for url in "http://$HOST2_V4/" "http://[$HOST2_V6]/"; do
+  opened=$(tcp_opened_during in_app curl -fsS -g --max-time 5 -o /dev/null "$url")
+  ((opened == 0)) || fail "GET $url (excluded) went through the tunnel"
+  log "GET $url (excluded): direct"
+done
+opened=$(tcp_opened_during in_app curl -fsS --max-time 5 --interface "$APP_V4" -o /dev/null \
+  "http://$HOST_V4/")
+((opened == 0)) || fail "a connection from the host's own address $APP_V4 entered the tunnel"
+log "GET from the host's own address $APP_V4: direct"
+
+# A connection accepted from outside, like an SSH session into the machine, keeps working.
+start_bg "$APP_NS" "$HARNESS_TMP/inbound.log" python3 "$TCP_PEER" server --port 2222
+wait_port "$APP_NS" 2222 "$HARNESS_BG_PID" "inbound echo server"
+reply=$(in_net python3 "$TCP_PEER" echo --host "$APP_V4" --port 2222 --bytes 100000 2>&1) ||
+  fail "inbound connection to $APP_V4:2222 failed: $reply"
+log "inbound connection from the gateway: $reply"
+
+stop_tunnel_ok
+grep -q 'removed the routes and rules' "$TUN_LOG" || fail "no teardown line in the log"
+expect_unchanged_routing "SIGTERM"
+
+# SIGKILL leaves the routes; with --fail-closed nothing leaks while they are there.
+start_tunnel --auto-route --fail-closed
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with --fail-closed"
+stop_tunnel KILL 5 || true
+in_app ip rule show | grep -q '^20801:' || fail "no leftover rule after SIGKILL"
+rc=0
+err=$(in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/" 2>&1) || rc=$?
+((rc != 0)) || fail "GET succeeded after SIGKILL with --fail-closed: traffic leaked"
+log "after SIGKILL with --fail-closed: GET fails ($rc: $err)"
+
+start_tunnel --auto-route
+grep -qE 'removed [1-9][0-9]* leftover' "$TUN_LOG" || fail "start did not report leftovers"
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET after restart failed"
+stop_tunnel_ok
+expect_unchanged_routing "SIGKILL and a restart"
+
+start_tunnel --auto-route --fail-closed
+stop_tunnel KILL 5 || true
+out=$(in_app "$T2S_BINARY" --cleanup 2>&1) || fail "--cleanup failed: $out"
+log "--cleanup: $out"
+expect_unchanged_routing "SIGKILL and --cleanup"
+log "PASS"
