@@ -58,16 +58,6 @@ std::optional<int> parse_fd_device(const std::string& device, std::string& error
   return fd;
 }
 
-bool contains(const net::Cidr& range, const net::IpAddress& address) {
-  if (range.address.family != address.family) return false;
-  int bits = range.prefix_length;
-  for (size_t i = 0; i < address.size() && bits > 0; ++i, bits -= 8) {
-    uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
-    if ((range.address.bytes[i] & mask) != (address.bytes[i] & mask)) return false;
-  }
-  return true;
-}
-
 // "ADDR", "ADDR:PORT", "[V6]:PORT" or a bare IPv6 address.
 std::optional<net::Endpoint> parse_endpoint(const std::string& text, uint16_t default_port,
                                             std::string& error) {
@@ -720,7 +710,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   }
   config.fake_ip_range = net::Cidr::parse(values.fake_range, net::Family::kIpv4).value();
   config.fake_ip6_range = net::Cidr::parse(values.fake_range6, net::Family::kIpv6).value();
-  if (config.dns == Config::Dns::kFake && contains(config.fake_ip_range, config.ipv4.address)) {
+  if (config.dns == Config::Dns::kFake && config.fake_ip_range.contains(config.ipv4.address)) {
     return fail("--fake-ip-range" + origin("--fake-ip-range") + ": " +
                 config.fake_ip_range.to_string() + " contains the device's own address " +
                 config.ipv4.address.to_string() + " (--address); pick a range beside it");

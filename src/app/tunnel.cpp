@@ -4,17 +4,14 @@
 #include <netdb.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include <cerrno>
 #include <cstring>
 #include <memory>
 
+#include "app/system_setup.h"
 #include "log/log.h"
 #include "platform/memory.h"
-#include "platform/routing.h"
 #include "platform/tun_device.h"
 #include "relay/relay.h"
 #include "stack/stack.h"
@@ -234,75 +231,11 @@ void raise_descriptor_limit() {
   }
 }
 
-bool check_socket_options(const platform::OutboundSocketOptions& options, int family,
-                          std::string& error) {
-  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::string("cannot open a socket: ") + std::strerror(errno);
-    return false;
-  }
-  error = platform::apply_socket_options(fd, options);
-  ::close(fd);
-  return error.empty();
-}
-
-net::Cidr host_prefix(const net::IpAddress& address) {
-  return net::Cidr{address, address.is_v4() ? 32 : 128};
-}
-
-std::unique_ptr<platform::PolicyRouting> install_routing(const Config& config,
-                                                         const sockaddr_storage& proxy,
-                                                         std::string& error) {
-  platform::RoutingOptions options;
-  options.device = config.device_name;
-  options.table = config.route_table;
-  options.priority = config.route_priority;
-  options.fwmark = config.fwmark.value_or(0);
-  options.ipv6 = config.ipv6.has_value();
-  options.fail_closed = config.fail_closed;
-  for (const net::Cidr& excluded : config.exclude) {
-    options.exclude.push_back(to_interface_address(excluded));
-  }
-  // Anyone else's connections to the proxy (an app using it directly) stay off the tunnel too.
-  net::IpAddress proxy_address = net::address_of(proxy);
-  if (!proxy_address.is_loopback()) {
-    options.exclude.push_back(to_interface_address(host_prefix(proxy_address)));
-  }
-  int leftovers = platform::PolicyRouting::remove_leftovers(options.table, options.priority, error);
-  if (leftovers < 0) return nullptr;
-  if (leftovers > 0) {
-    log::warn("removed {} leftover routes and rules of an earlier run (table {}, priorities {}-{})",
-              leftovers, options.table, options.priority, options.priority + 2);
-  }
-  std::unique_ptr<platform::PolicyRouting> routing =
-      platform::PolicyRouting::install(options, error);
-  if (routing) {
-    log::info("auto-route: all traffic into {} (table {}, rule priorities {}-{}, fwmark {:#x}){}",
-              config.device_name, config.route_table, config.route_priority,
-              config.route_priority + 2, options.fwmark, config.fail_closed ? ", fail-closed" : "");
-  }
-  return routing;
-}
-
-// --cleanup: what a run that could not clean up (crash, SIGKILL) may have left.
-int cleanup(const Config& config) {
-  std::string error;
-  int removed =
-      platform::PolicyRouting::remove_leftovers(config.route_table, config.route_priority, error);
-  if (removed < 0) {
-    log::error("--cleanup: {}", error);
-    return 1;
-  }
-  log::info("--cleanup: removed {} routes and rules (table {}, priorities {}-{})", removed,
-            config.route_table, config.route_priority, config.route_priority + 2);
-  return 0;
-}
-
 }  // namespace
 
 int run_tunnel(const Config& config) {
   log::set_level(config.log_level);
-  if (config.cleanup_only) return cleanup(config);
+  if (config.cleanup_only) return SystemSetup::cleanup(config);
   raise_descriptor_limit();
   signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process
 
@@ -329,18 +262,11 @@ int run_tunnel(const Config& config) {
   dns.fake_ipv4 = config.fake_ip_range;
   dns.fake_ipv6 = config.fake_ip6_range;
 
-  platform::OutboundSocketOptions socket_options;
-  socket_options.fwmark = config.fwmark;
-  socket_options.interface = config.interface;
-  if (socket_options.fwmark || !socket_options.interface.empty()) {
-    // Fail now, with the reason, rather than on every connection.
-    if (!check_socket_options(socket_options, relay_options.proxy.address.ss_family, error)) {
-      log::error("{}", error);
-      return 1;
-    }
-    relay_options.proxy.prepare_socket = [socket_options](int fd) {
-      return platform::apply_socket_options(fd, socket_options);
-    };
+  SystemSetup system(config);
+  if (!system.prepare(dns.upstream, error) ||
+      !system.socket_hook(proxy_address.ss_family, relay_options.proxy.prepare_socket, error)) {
+    log::error("{}", error);
+    return 1;
   }
 
   platform::TunOptions tun_options;
@@ -360,23 +286,16 @@ int run_tunnel(const Config& config) {
     log::error("{}", error);
     return 1;
   }
-  std::unique_ptr<platform::PolicyRouting> routing;
-  if (config.auto_route) {
-    routing = install_routing(config, proxy_address, error);
-    if (!routing) {
-      log::error("--auto-route: {}", error);
-      return 1;
-    }
+  if (!system.apply(proxy_address, error)) {
+    log::error("{}", error);
+    return 1;
   }
   log::info("ready: device {}, mtu {}, IPv4 {}, IPv6 {}, proxy {}",
             config.device_fd ? "fd://" + std::to_string(*config.device_fd) : config.device_name,
             config.mtu, config.ipv4.to_string(), config.ipv6 ? config.ipv6->to_string() : "off",
             config.proxy.redacted());
   tunnel.run();
-  if (routing) {
-    if (!routing->remove(error)) log::error("--auto-route: {}", error);
-    log::info("removed the routes and rules of --auto-route");
-  }
+  system.teardown();  // before the device goes, so traffic never meets a half-removed set
   log::info("stopped");
   return 0;
 }

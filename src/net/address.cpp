@@ -139,6 +139,16 @@ std::string Cidr::to_string() const {
   return address.to_string() + "/" + std::to_string(prefix_length);
 }
 
+bool Cidr::contains(const IpAddress& candidate) const {
+  if (address.family != candidate.family) return false;
+  int bits = prefix_length;
+  for (size_t i = 0; i < candidate.size() && bits > 0; ++i, bits -= 8) {
+    uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
+    if ((address.bytes[i] & mask) != (candidate.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
 size_t EndpointHash::operator()(const Endpoint& endpoint) const {
   uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the address bytes
   for (uint8_t byte : endpoint.address.view()) hash = (hash ^ byte) * 0x100000001b3ULL;

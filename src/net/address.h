@@ -65,6 +65,7 @@ struct Cidr {
   static Result<Cidr> parse(std::string_view text);
   static Result<Cidr> parse(std::string_view text, Family expected);
   std::string to_string() const;
+  bool contains(const IpAddress& candidate) const;
   friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 

@@ -92,4 +92,15 @@ stop_tunnel KILL 5 || true
 out=$(in_app "$T2S_BINARY" --cleanup 2>&1) || fail "--cleanup failed: $out"
 log "--cleanup: $out"
 expect_unchanged_routing "SIGKILL and --cleanup"
+
+# --interface binds the proxy sockets to the uplink; a wrong name fails at start, by name.
+start_tunnel --auto-route --interface "$VETH_APP"
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with --interface"
+stop_tunnel_ok
+rc=0
+out=$(in_app "$T2S_BINARY" --device t2sbad0 --auto-route --interface nosuch0 2>&1) || rc=$?
+((rc != 0)) || fail "--interface nosuch0 did not fail"
+grep -q 'nosuch0' <<<"$out" || fail "the error does not name the interface: $out"
+log "--interface nosuch0: exit $rc: $out"
+expect_unchanged_routing "a failed start"
 log "PASS"
