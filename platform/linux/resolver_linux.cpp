@@ -67,12 +67,12 @@ bool write_all_at_start(int fd, const std::string& contents) {
   return fsync(fd) == 0 || errno == EINVAL;
 }
 
-// Writes `path` atomically (temporary file, then rename), mode 0600.
+// Writes `path` atomically (temporary file, then rename), mode 0644.
 bool write_file(const std::string& path, const std::string& contents) {
   std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  bool ok = write_all_at_start(fd, contents);
+  bool ok = fchmod(fd, 0644) == 0 && write_all_at_start(fd, contents);
   close(fd);
   if (ok && rename(temporary.c_str(), path.c_str()) == 0) return true;
   unlink(temporary.c_str());
@@ -83,7 +83,10 @@ bool make_parent_directory(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash == 0) return true;
   std::string parent = path.substr(0, slash);
-  return mkdir(parent.c_str(), 0700) == 0 || errno == EEXIST;
+  // Readable by all, like /etc/resolv.conf itself: a start as an ordinary user (CAP_NET_ADMIN
+  // only) must see that there is nothing to put back.
+  if (mkdir(parent.c_str(), 0755) != 0) return errno == EEXIST;
+  return chmod(parent.c_str(), 0755) == 0;  // whatever the umask
 }
 
 std::vector<std::string> nameservers_in(const std::string& contents) {

@@ -41,7 +41,11 @@ int remove_leftovers(const Config& config, std::string& error) {
       platform::PolicyRouting::remove_leftovers(config.route_table, config.route_priority, error);
   if (removed < 0) return -1;
   int restored = platform::ResolverOverride::restore_leftover(resolver_backup_path(config), error);
-  if (restored < 0) return -1;
+  if (restored < 0) {
+    // Only fatal when we are about to change the resolver ourselves (or asked to clean up).
+    if (config.set_dns || config.cleanup_only) return -1;
+    log::warn("cannot check for a resolver change left by an earlier run: {}", error);
+  }
   if (restored > 0) log::warn("put back the resolver configuration an earlier run had replaced");
   return removed;
 }

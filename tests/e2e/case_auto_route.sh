@@ -7,7 +7,8 @@
 #   from outside (an SSH session into the machine) go direct;
 # - routes, rules and addresses read byte-identical before and after a SIGTERM run;
 # - after SIGKILL the leftovers are there, the next start cleans them up, and the run after
-#   that leaves nothing behind; --cleanup removes leftovers without starting.
+#   that leaves nothing behind; --cleanup removes leftovers without starting;
+# - CAP_NET_ADMIN alone is enough for all of it.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -41,7 +42,8 @@ tcp_opened_during() {
 
 start_tunnel --auto-route --exclude "$HOST2_V4/32" --exclude "$HOST2_V6/128"
 grep -q 'auto-route: all traffic into' "$TUN_LOG" || fail "no auto-route line in the log"
-in_app ip rule show | grep -q 'lookup 2080' || fail "no rule looking up table 2080"
+rules=$(in_app ip rule show)
+grep -q 'lookup 2080' <<<"$rules" || fail "no rule looking up table 2080: $rules"
 
 for url in "http://$HOST_V4/" "http://[$HOST_V6]/"; do
   opened=$(tcp_opened_during in_app curl -fsS -g --max-time 5 -o /dev/null "$url")
@@ -75,7 +77,8 @@ expect_unchanged_routing "SIGTERM"
 start_tunnel --auto-route --fail-closed
 in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with --fail-closed"
 stop_tunnel KILL 5 || true
-in_app ip rule show | grep -q '^20801:' || fail "no leftover rule after SIGKILL"
+rules=$(in_app ip rule show)
+grep -q '^20801:' <<<"$rules" || fail "no leftover rule after SIGKILL: $rules"
 rc=0
 err=$(in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/" 2>&1) || rc=$?
 ((rc != 0)) || fail "GET succeeded after SIGKILL with --fail-closed: traffic leaked"
@@ -92,6 +95,17 @@ stop_tunnel KILL 5 || true
 out=$(in_app "$T2S_BINARY" --cleanup 2>&1) || fail "--cleanup failed: $out"
 log "--cleanup: $out"
 expect_unchanged_routing "SIGKILL and --cleanup"
+
+# CAP_NET_ADMIN alone is enough (the systemd unit's set-up: root's uid, no other capability).
+T2S_LAUNCHER=(setpriv --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin
+  --bounding-set=-all,+net_admin)
+start_tunnel --auto-route --fail-closed
+T2S_LAUNCHER=()
+caps=$(awk '/^CapEff:/ {print $2}' "/proc/$TUN_PID/status")
+[[ $caps == 0000000000001000 ]] || fail "launched with CapEff $caps, expected CAP_NET_ADMIN only"
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with CAP_NET_ADMIN only"
+stop_tunnel_ok
+expect_unchanged_routing "a run with CAP_NET_ADMIN only"
 
 # --interface binds the proxy sockets to the uplink; a wrong name fails at start, by name.
 start_tunnel --auto-route --interface "$VETH_APP"

@@ -81,6 +81,7 @@ PROXY_URL="socks5://$NET_V4:$PROXY_PORT"
 PROXY_AUTH_URL="socks5://$T2S_USER:$T2S_PASS_ENC@$NET_V4:$PROXY_AUTH_PORT"
 
 HARNESS_TMP=""
+T2S_LAUNCHER=()
 HARNESS_PIDS=()
 HARNESS_USER_CREATED=0
 HARNESS_IS_UP=0
@@ -497,7 +498,9 @@ start_tunnel() {
   has_flag --log-level "$@" || args+=(--log-level "${T2S_LOG_LEVEL:-info}")
   args+=("$@")
   log "starting tunnel: $T2S_BINARY ${args[*]}"
-  ip netns exec "$APP_NS" "$T2S_BINARY" "${args[@]}" >"$TUN_LOG" 2>&1 </dev/null &
+  # T2S_LAUNCHER (an array, optional) runs the tunnel through e.g. setpriv; it must exec.
+  ip netns exec "$APP_NS" "${T2S_LAUNCHER[@]}" "$T2S_BINARY" "${args[@]}" >"$TUN_LOG" 2>&1 \
+    </dev/null &
   TUN_PID=$!
   local deadline=$(($(now_ms) + 10000))
   until tunnel_ready; do

@@ -282,5 +282,38 @@ TEST(CidrTest, RoundTrip) {
   }
 }
 
+TEST(CidrTest, Contains) {
+  Cidr v4 = Cidr::parse("198.18.0.1/15").value();
+  EXPECT_TRUE(v4.contains(IpAddress::parse("198.18.0.2").value()));
+  EXPECT_TRUE(v4.contains(IpAddress::parse("198.19.255.255").value()));
+  EXPECT_FALSE(v4.contains(IpAddress::parse("198.20.0.0").value()));
+  EXPECT_FALSE(v4.contains(IpAddress::parse("::ffff:198.18.0.2").value()));  // other family
+  Cidr odd = Cidr::parse("10.0.0.0/9").value();
+  EXPECT_TRUE(odd.contains(IpAddress::parse("10.127.0.1").value()));
+  EXPECT_FALSE(odd.contains(IpAddress::parse("10.128.0.1").value()));
+  EXPECT_TRUE(Cidr::parse("0.0.0.0/0").value().contains(IpAddress::parse("203.0.113.1").value()));
+  Cidr v6 = Cidr::parse("fdfe:dcba:9877::/64").value();
+  EXPECT_TRUE(v6.contains(IpAddress::parse("fdfe:dcba:9877::5").value()));
+  EXPECT_FALSE(v6.contains(IpAddress::parse("fdfe:dcba:9878::5").value()));
+}
+
+TEST(IpAddressTest, Loopback) {
+  EXPECT_TRUE(IpAddress::parse("127.0.0.1").value().is_loopback());
+  EXPECT_TRUE(IpAddress::parse("127.255.0.9").value().is_loopback());
+  EXPECT_TRUE(IpAddress::parse("::1").value().is_loopback());
+  EXPECT_FALSE(IpAddress::parse("128.0.0.1").value().is_loopback());
+  EXPECT_FALSE(IpAddress::parse("::2").value().is_loopback());
+  EXPECT_FALSE(IpAddress::parse("192.0.2.1").value().is_loopback());
+}
+
+TEST(EndpointTest, SockaddrRoundTrip) {
+  for (const char* text : {"192.0.2.1", "2001:db8::7"}) {
+    Endpoint endpoint{IpAddress::parse(text).value(), 1080};
+    sockaddr_storage storage = to_sockaddr(endpoint);
+    EXPECT_EQ(storage.ss_family, endpoint.address.is_v4() ? AF_INET : AF_INET6);
+    EXPECT_EQ(address_of(storage), endpoint.address) << text;
+  }
+}
+
 }  // namespace
 }  // namespace t2s::net
