@@ -77,14 +77,12 @@ bool matches(const tcp_pcb* pcb, const ip_addr_t& source, const ip_addr_t& desti
          ip_addr_cmp(&pcb->remote_ip, &source) && ip_addr_cmp(&pcb->local_ip, &destination);
 }
 
-bool lwip_knows_flow(const ip_addr_t& source, const ip_addr_t& destination, const TcpPeek& peek) {
-  for (const tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
-    if (matches(pcb, source, destination, peek)) return true;
+tcp_pcb* find_pcb(tcp_pcb* list, const ip_addr_t& source, const ip_addr_t& destination,
+                  const TcpPeek& peek) {
+  for (tcp_pcb* pcb = list; pcb != nullptr; pcb = pcb->next) {
+    if (matches(pcb, source, destination, peek)) return pcb;
   }
-  for (const tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
-    if (matches(pcb, source, destination, peek)) return true;
-  }
-  return false;
+  return nullptr;
 }
 
 void source_and_destination(const pbuf* packet, bool is_v6, ip_addr_t& source,
@@ -134,10 +132,13 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   ip_addr_t source;
   ip_addr_t destination;
   source_and_destination(packet, is_v6, source, destination);
-  if (lwip_knows_flow(source, destination, peek)) {
+  if (find_pcb(tcp_active_pcbs, source, destination, peek) != nullptr) {
     input_tcp(state, packet, header_length, is_v6, 0);
     return;
   }
+  // A new connection on the ports of one in TIME-WAIT (our side closed first): lwIP would
+  // answer with an ACK or RST and stall the app for seconds; let it in, as Linux does.
+  if (tcp_pcb* old = find_pcb(tcp_tw_pcbs, source, destination, peek)) tcp_abort(old);
   // lwIP would validate the segment only once admitted: check it now, so a corrupt SYN never
   // costs a proxy connection.
   if (!valid_tcp_segment(packet, header_length, source, destination)) {

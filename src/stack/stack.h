@@ -124,6 +124,8 @@ class Stack {
   // kTimerIntervalMs.
   void check_timeouts();
   static constexpr uint64_t kTimerIntervalMs = 250;
+  // Connections kept in TIME-WAIT at most (checked every timer tick).
+  static constexpr size_t kMaxTimeWaitPcbs = 256;
 
   const StackCounters& counters() const;
 

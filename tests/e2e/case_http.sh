@@ -26,6 +26,18 @@ assert_same_file "$got" "$HTTP_ROOT/1k.bin" "IPv4 1k.bin from $HOST2_V4"
 # Each GET was its own connection through dante: dante's access log saw both families.
 grep -q "$HOST_V6" "$HARNESS_TMP/http.log" || fail "http server never saw a request via IPv6"
 
+# The server closes first, so the tunnel's side of each connection ends in TIME-WAIT. A new
+# connection from the same source port (the same four addresses and ports) right after must
+# still connect at once, as it would without the tunnel.
+for round in 1 2 3; do
+  t0=$(now_ms)
+  in_app curl -fsS --max-time 5 --local-port 40123 -o /dev/null "http://$HOST_V4/" ||
+    fail "GET $round from source port 40123 failed (the previous connection is in TIME-WAIT)"
+  elapsed=$(($(now_ms) - t0))
+  ((elapsed < 900)) || fail "GET $round from source port 40123 took ${elapsed} ms (stalled on TIME-WAIT)"
+done
+log "three GETs in a row from source port 40123: each connected at once"
+
 line=$(tunnel_counters)
 log "SIGUSR1: $line"
 assert_counter_ge "$line" tcp_opened 2
