@@ -240,7 +240,15 @@ int run_tunnel(const Config& config) {
   signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process
 
   relay::RelayOptions relay_options;
+  relay::DnsOptions& dns = relay_options.dns;
+  dns.upstream = config.dns_upstream;
   std::string error;
+  // Leftovers of a crashed run go first: a fail-closed one would block resolving the proxy.
+  SystemSetup system(config);
+  if (!system.prepare(dns.upstream, error)) {
+    log::error("{}", error);
+    return 1;
+  }
   if (!resolve_proxy(config.proxy, relay_options.proxy.address, error)) {
     log::error("{}", error);
     return 1;
@@ -253,18 +261,14 @@ int run_tunnel(const Config& config) {
   relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);
   relay_options.max_udp_flows = static_cast<size_t>(config.max_udp_flows);
   relay_options.max_connections = static_cast<size_t>(config.max_connections);
-  relay::DnsOptions& dns = relay_options.dns;
   dns.mode = config.dns == Config::Dns::kFake  ? relay::DnsMode::kFake
              : config.dns == Config::Dns::kTcp ? relay::DnsMode::kTcp
                                                : relay::DnsMode::kUdp;
   dns.intercept = config.dns_addresses;
-  dns.upstream = config.dns_upstream;
   dns.fake_ipv4 = config.fake_ip_range;
   dns.fake_ipv6 = config.fake_ip6_range;
 
-  SystemSetup system(config);
-  if (!system.prepare(dns.upstream, error) ||
-      !system.socket_hook(proxy_address.ss_family, relay_options.proxy.prepare_socket, error)) {
+  if (!system.socket_hook(proxy_address.ss_family, relay_options.proxy.prepare_socket, error)) {
     log::error("{}", error);
     return 1;
   }
@@ -281,12 +285,15 @@ int run_tunnel(const Config& config) {
     return 1;
   }
 
-  Tunnel tunnel(config, std::move(device));
-  if (!tunnel.start(std::move(relay_options), error)) {
+  // Routes and resolver point at the device from here on; packets wait in its queue until the
+  // loop runs. Any failure from here returns through `system`'s destructor, which undoes them.
+  if (!system.apply(proxy_address, error)) {
     log::error("{}", error);
     return 1;
   }
-  if (!system.apply(proxy_address, error)) {
+
+  Tunnel tunnel(config, std::move(device));
+  if (!tunnel.start(std::move(relay_options), error)) {
     log::error("{}", error);
     return 1;
   }

@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 harness_up
 add_uplink_default_routes
+start_dns_server
 before="$HARNESS_TMP/routing-before.txt"
 routing_snapshot >"$before"
 
@@ -84,7 +85,8 @@ err=$(in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/" 2>&1) || rc=$
 ((rc != 0)) || fail "GET succeeded after SIGKILL with --fail-closed: traffic leaked"
 log "after SIGKILL with --fail-closed: GET fails ($rc: $err)"
 
-start_tunnel --auto-route
+# The proxy by name: resolving it must not be blocked by the leftover fail-closed routes.
+start_tunnel --auto-route --proxy "socks5://$PROXY_NAME:$PROXY_PORT"
 grep -qE 'removed [1-9][0-9]* leftover' "$TUN_LOG" || fail "start did not report leftovers"
 in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET after restart failed"
 stop_tunnel_ok

@@ -69,6 +69,7 @@ DNS_V4=203.0.113.53
 DNS_V6=2001:db8:113::53
 DNS_NAME=app.example.test
 DNS_BIG_NAME=big.example.test
+PROXY_NAME=proxy.example.test  # dante's address, by name
 DNS_BIG_RECORDS=36
 MICROSOCKS_PORT=1082
 
@@ -432,7 +433,7 @@ start_dns_server() {
     --user=nobody --group=nogroup --bind-interfaces --listen-address="$DNS_V4"
     --listen-address="$DNS_V6" --port=53 --log-facility=- --log-queries
     --edns-packet-max=16384 --no-negcache
-    --address="/$DNS_NAME/$HOST_V4" --address="/$DNS_NAME/$HOST_V6"
+    --address="/$DNS_NAME/$HOST_V4" --address="/$DNS_NAME/$HOST_V6" --address="/$PROXY_NAME/$NET_V4"
     "--mx-host=example.test,mail.example.test,10" "--txt-record=example.test,t2s-test-record")
   local i text
   DNS_BIG_TXT_BYTES=0
