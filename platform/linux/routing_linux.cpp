@@ -2,13 +2,14 @@
 //
 // Per address family, with P = priority and T = table:
 //   P    from <each address this host had at start>  goto P+2   (its existing and accepted
-//        connections keep their path: an SSH session into the machine survives)
+//        connections keep their path: an SSH session into the machine survives; IPv4 only
+//        with fail_closed, see below)
 //   P    fwmark M/M  goto P+2                                     (the tunnel's proxy sockets)
 //   P+1  lookup T
 //   P+2  nop                                                      (target of the gotos)
 // Table T: default dev TUN; throw routes for excluded, link-local and multicast destinations
-// (lookup falls through to the system's tables); with fail_closed an unreachable default route
-// with the highest metric, which remains when the device disappears.
+// (lookup falls through to the system's tables); with fail_closed a prohibit default route with
+// the highest metric, which remains when the device disappears.
 // Marked traffic skips only our table, so the system's other rules still apply to it.
 #include <linux/fib_rules.h>
 #include <net/if.h>
@@ -108,15 +109,20 @@ class LinuxPolicyRouting final : public PolicyRouting {
       error = "device " + options_.device + " not found: " + std::strerror(errno);
       return false;
     }
-    std::vector<int> families;
-    if (options_.ipv4) families.push_back(AF_INET);
-    if (options_.ipv6) families.push_back(AF_INET6);
+    std::vector<int> families = {AF_INET};
+    if (options_.ipv6 != RoutingOptions::Ipv6::kLeave) families.push_back(AF_INET6);
 
     // Routes first, rules last: traffic enters our table only once it is complete.
     for (int family : families) {
-      if (!add_route(family, make_default(family), RTN_UNICAST, tun_index, 0, error)) return false;
-      if (options_.fail_closed &&
-          !add_route(family, make_default(family), RTN_UNREACHABLE, 0, kHighestMetric, error)) {
+      bool into_device = family == AF_INET || options_.ipv6 == RoutingOptions::Ipv6::kTunnel;
+      if (into_device &&
+          !add_route(family, make_default(family), RTN_UNICAST, tun_index, 0, error)) {
+        return false;
+      }
+      // prohibit, not unreachable: an unreachable IPv6 route in a rule's table counts as no
+      // route, and the lookup would go on to the system's tables.
+      if ((options_.fail_closed || !into_device) &&
+          !add_route(family, make_default(family), RTN_PROHIBIT, 0, kHighestMetric, error)) {
         return false;
       }
     }
@@ -148,6 +154,10 @@ class LinuxPolicyRouting final : public PolicyRouting {
           })) {
         return false;
       }
+      // IPv6 retries a failed lookup with a source address picked from any interface; with
+      // the device gone and fail_closed, that retry would match these rules and leave by the
+      // uplink. So under fail_closed only IPv4 keeps existing connections outside.
+      if (family == AF_INET6 && options_.fail_closed) continue;
       for (const AddrPtr& address : host_addresses) {
         if (nl_addr_get_family(address.get()) != family) continue;
         if (!add_rule(family, options_.priority, FR_ACT_GOTO, error, [&](rtnl_rule* rule) {
@@ -224,7 +234,7 @@ class LinuxPolicyRouting final : public PolicyRouting {
     }
     int rc = rtnl_route_add(sock_.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL);
     if (rc < 0) {
-      const char* kind = type == RTN_UNICAST ? "" : type == RTN_THROW ? "throw " : "unreachable ";
+      const char* kind = type == RTN_UNICAST ? "" : type == RTN_THROW ? "throw " : "prohibit ";
       error = std::string("cannot add ") + kind + "route " + describe(family, destination.get()) +
               " to table " + std::to_string(options_.table) + ": " + nl_text(rc);
       return false;

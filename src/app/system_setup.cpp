@@ -139,7 +139,8 @@ bool SystemSetup::install_routing(const sockaddr_storage& proxy, std::string& er
   options.table = config_.route_table;
   options.priority = config_.route_priority;
   options.fwmark = config_.fwmark.value_or(0);
-  options.ipv6 = config_.ipv6.has_value();
+  using Ipv6 = platform::RoutingOptions::Ipv6;
+  options.ipv6 = config_.ipv6 ? Ipv6::kTunnel : config_.fail_closed ? Ipv6::kBlock : Ipv6::kLeave;
   options.fail_closed = config_.fail_closed;
   for (const net::Cidr& excluded : config_.exclude) {
     options.exclude.push_back(to_interface_address(excluded));

@@ -80,10 +80,12 @@ in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with 
 stop_tunnel KILL 5 || true
 rules=$(in_app ip rule show)
 grep -q '^20801:' <<<"$rules" || fail "no leftover rule after SIGKILL: $rules"
-rc=0
-err=$(in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/" 2>&1) || rc=$?
-((rc != 0)) || fail "GET succeeded after SIGKILL with --fail-closed: traffic leaked"
-log "after SIGKILL with --fail-closed: GET fails ($rc: $err)"
+for url in "http://$HOST_V4/" "http://[$HOST_V6]/"; do
+  rc=0
+  err=$(in_app curl -sS -g --max-time 5 -o /dev/null "$url" 2>&1) || rc=$?
+  ((rc != 0)) || fail "GET $url succeeded after SIGKILL with --fail-closed: traffic leaked"
+  log "after SIGKILL with --fail-closed: GET $url fails ($rc: $err)"
+done
 
 # The proxy by name: resolving it must not be blocked by the leftover fail-closed routes.
 start_tunnel --auto-route --proxy "socks5://$PROXY_NAME:$PROXY_PORT"
@@ -108,6 +110,20 @@ caps=$(awk '/^CapEff:/ {print $2}' "/proc/$TUN_PID/status")
 in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "GET with CAP_NET_ADMIN only"
 stop_tunnel_ok
 expect_unchanged_routing "a run with CAP_NET_ADMIN only"
+
+# A device without IPv6 leaves IPv6 alone, or blocks it with --fail-closed.
+start_tunnel --auto-route --address6 none
+opened=$(tcp_opened_during in_app curl -fsS -g --max-time 5 -o /dev/null "http://[$HOST_V6]/")
+((opened == 0)) || fail "IPv6 entered a tunnel without IPv6"
+stop_tunnel_ok
+start_tunnel --auto-route --address6 none --fail-closed
+rc=0
+in_app curl -sS -g --max-time 5 -o /dev/null "http://[$HOST_V6]/" 2>/dev/null || rc=$?
+((rc == 7)) || fail "IPv6 with --fail-closed and no IPv6 in the tunnel: curl exit $rc, expected 7"
+in_app curl -fsS --max-time 5 -o /dev/null "http://$HOST_V4/" || fail "IPv4 GET, no IPv6 device"
+stop_tunnel_ok
+expect_unchanged_routing "runs with --address6 none"
+log "--address6 none: IPv6 direct, or refused with --fail-closed"
 
 # --interface binds the proxy sockets to the uplink; a wrong name fails at start, by name.
 start_tunnel --auto-route --interface "$VETH_APP"

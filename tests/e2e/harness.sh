@@ -484,7 +484,7 @@ tunnel_ready() { grep -q 'ready' "$TUN_LOG"; }
 
 # start_tunnel [FLAGS...]: starts $T2S_BINARY in the app namespace on a fresh device, waits for
 # its "ready" log line (10 s), then routes all IPv4/IPv6 into it (unless FLAGS have --auto-route:
-# the tunnel routes itself). --proxy, --mtu and --log-level
+# the tunnel routes itself). --address, --address6, --proxy, --mtu and --log-level
 # get defaults (dante no-auth, --mtu $T2S_MTU if set, else the binary's default, info) unless FLAGS give them.
 # Sets TUN_PID, TUN_DEV, TUN_LOG.
 start_tunnel() {
@@ -493,7 +493,9 @@ start_tunnel() {
   TUN_COUNT=$((TUN_COUNT + 1))
   TUN_DEV="t2s${RUN_ID}t$TUN_COUNT"
   TUN_LOG="$HARNESS_TMP/tunnel-$TUN_COUNT.log"
-  local args=(--device "$TUN_DEV" --address "$TUN_V4" --address6 "$TUN_V6")
+  local args=(--device "$TUN_DEV")
+  has_flag --address "$@" || args+=(--address "$TUN_V4")
+  has_flag --address6 "$@" || args+=(--address6 "$TUN_V6")
   has_flag --proxy "$@" || args+=(--proxy "$PROXY_URL")
   if [[ -n ${T2S_MTU:-} ]] && ! has_flag --mtu "$@"; then args+=(--mtu "$T2S_MTU"); fi
   has_flag --log-level "$@" || args+=(--log-level "${T2S_LOG_LEVEL:-info}")

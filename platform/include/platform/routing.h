@@ -21,8 +21,8 @@ struct RoutingOptions {
   // Our rules use priorities priority .. priority + 2, which are cleared at start and at exit.
   uint32_t priority = 0;
   uint32_t fwmark = 0;  // proxy sockets carry this mark and skip the tunnel
-  bool ipv4 = true;
-  bool ipv6 = true;
+  // IPv6 into the device, blocked (the device has no IPv6 but nothing may leak), or left alone.
+  enum class Ipv6 { kTunnel, kBlock, kLeave } ipv6 = Ipv6::kTunnel;
   // Destinations (any family) kept off the tunnel: they use the system's routes.
   std::vector<InterfaceAddress> exclude;
   // Keep a blocking route behind the device's, so that traffic never falls through to the
