@@ -10,7 +10,6 @@
 #include "log/log.h"
 
 namespace t2s::app {
-namespace {
 
 platform::InterfaceAddress to_interface_address(const net::Cidr& cidr) {
   platform::InterfaceAddress address;
@@ -19,6 +18,8 @@ platform::InterfaceAddress to_interface_address(const net::Cidr& cidr) {
   address.prefix_length = cidr.prefix_length;
   return address;
 }
+
+namespace {
 
 std::string resolver_backup_path(const Config& config) {
   return "/run/tun2socks/resolv.conf." + std::to_string(config.route_table);

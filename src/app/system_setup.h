@@ -16,6 +16,9 @@
 
 namespace t2s::app {
 
+// A CIDR in the platform layer's form (device addresses, excluded destinations).
+platform::InterfaceAddress to_interface_address(const net::Cidr& cidr);
+
 class SystemSetup {
  public:
   explicit SystemSetup(const Config& config) : config_(config) {}

@@ -39,14 +39,6 @@ bool resolve_proxy(const socks5::ProxyUrl& url, sockaddr_storage& out, std::stri
   return true;
 }
 
-platform::InterfaceAddress to_interface_address(const net::Cidr& cidr) {
-  platform::InterfaceAddress address;
-  address.is_v6 = !cidr.address.is_v4();
-  address.bytes = cidr.address.bytes;
-  address.prefix_length = cidr.prefix_length;
-  return address;
-}
-
 template <typename Handle>
 void close_and_free(Handle* handle) {
   uv_close(reinterpret_cast<uv_handle_t*>(handle),
