@@ -1,8 +1,9 @@
 // --set-dns on Linux. Two cases:
 // - /etc/resolv.conf is a file (also a container's bind mount): it is rewritten in place through
-//   a descriptor kept open, so restoring works after the privilege drop. The old contents wait
-//   in a backup file; our version starts with a marker line, so a later start only puts the
-//   backup back while our version is still there (never over a newer DHCP or admin change).
+//   a descriptor kept open, so restoring works after the privilege drop. Our version keeps the
+//   lines it replaced as comments (resolv_conf.h), so a later start or --cleanup restores the
+//   original from the file alone, after a crash or even a reboot, and only while the file is
+//   still ours (never over a newer DHCP or admin change).
 // - it links into /run/systemd/resolve/ (systemd-resolved): the device gets per-link DNS and
 //   the "~." routing domain through resolvectl; resolved forgets them when the device goes.
 // Any other symlink belongs to a manager we do not know (resolvconf, NetworkManager): refused.
@@ -14,8 +15,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <sstream>
 
+#include "platform/resolv_conf.h"
 #include "platform/resolver.h"
 
 extern char** environ;
@@ -24,7 +25,6 @@ namespace t2s::platform {
 namespace {
 
 constexpr const char* kResolvConf = "/etc/resolv.conf";
-constexpr const char* kMarker = "# written by tun2socks --set-dns; restored when it exits\n";
 constexpr size_t kMaxFileBytes = 1 << 20;
 
 std::string errno_text() {
@@ -67,54 +67,6 @@ bool write_all_at_start(int fd, const std::string& contents) {
   return fsync(fd) == 0 || errno == EINVAL;
 }
 
-// Writes `path` atomically (temporary file, then rename), mode 0644.
-bool write_file(const std::string& path, const std::string& contents) {
-  std::string temporary = path + ".tmp";
-  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  bool ok = fchmod(fd, 0644) == 0 && write_all_at_start(fd, contents);
-  close(fd);
-  if (ok && rename(temporary.c_str(), path.c_str()) == 0) return true;
-  unlink(temporary.c_str());
-  return false;
-}
-
-bool make_parent_directory(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos || slash == 0) return true;
-  std::string parent = path.substr(0, slash);
-  // Readable by all, like /etc/resolv.conf itself: a start as an ordinary user (CAP_NET_ADMIN
-  // only) must see that there is nothing to put back.
-  if (mkdir(parent.c_str(), 0755) != 0) return errno == EEXIST;
-  return chmod(parent.c_str(), 0755) == 0;  // whatever the umask
-}
-
-std::vector<std::string> nameservers_in(const std::string& contents) {
-  std::vector<std::string> found;
-  std::istringstream lines(contents);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string keyword, address;
-    if (words >> keyword >> address && keyword == "nameserver") found.push_back(address);
-  }
-  return found;
-}
-
-// Our version: the marker, our nameservers, then the old file's other lines (search domains,
-// options) so names resolve as before.
-std::string our_version(const std::string& old, const std::vector<std::string>& nameservers) {
-  std::string out = kMarker;
-  for (const std::string& address : nameservers) out += "nameserver " + address + "\n";
-  std::istringstream lines(old);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string keyword;
-    if (words >> keyword && keyword == "nameserver") continue;
-    out += line + "\n";
-  }
-  return out;
-}
-
 // Runs a program without a shell; returns its exit status, or -1 if it could not run.
 int run_program(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -131,11 +83,8 @@ int run_program(const std::vector<std::string>& argv) {
 
 class FileResolverOverride final : public ResolverOverride {
  public:
-  FileResolverOverride(int fd, std::string original, std::string ours, std::string backup_path)
-      : fd_(fd),
-        original_(std::move(original)),
-        ours_(std::move(ours)),
-        backup_path_(std::move(backup_path)) {}
+  FileResolverOverride(int fd, std::string original, std::string ours)
+      : fd_(fd), original_(std::move(original)), ours_(std::move(ours)) {}
   ~FileResolverOverride() override {
     std::string ignored;
     restore(ignored);
@@ -157,8 +106,6 @@ class FileResolverOverride final : public ResolverOverride {
     }
     close(fd_);
     fd_ = -1;
-    // Without permission here (after --user) the next start or --cleanup removes it.
-    if (ok) unlink(backup_path_.c_str());
     return ok;
   }
 
@@ -168,7 +115,6 @@ class FileResolverOverride final : public ResolverOverride {
   int fd_;
   std::string original_;
   std::string ours_;
-  std::string backup_path_;
 };
 
 class ResolvedOverride final : public ResolverOverride {
@@ -202,30 +148,21 @@ class ResolvedOverride final : public ResolverOverride {
 std::vector<std::string> ResolverOverride::current_nameservers() {
   std::string contents;
   if (!read_file(kResolvConf, contents)) return {};
-  return nameservers_in(contents);
+  return resolv_conf::nameservers(contents);
 }
 
-int ResolverOverride::restore_leftover(const std::string& backup_path, std::string& error) {
-  std::string saved;
-  if (!read_file(backup_path, saved)) {
-    if (errno == ENOENT) return 0;
-    error = "cannot read " + backup_path + ": " + errno_text();
+int ResolverOverride::restore_leftover(std::string& error) {
+  std::string now;
+  if (!read_file(kResolvConf, now) || !resolv_conf::is_ours(now)) return 0;
+  int fd = open(kResolvConf, O_RDWR | O_CLOEXEC);
+  if (fd < 0 || !read_all(fd, now) || !resolv_conf::is_ours(now) ||
+      !write_all_at_start(fd, resolv_conf::original_of(now).value_or(""))) {
+    error = std::string("cannot restore ") + kResolvConf + ": " + errno_text();
+    if (fd >= 0) close(fd);
     return -1;
   }
-  int result = 0;
-  int fd = open(kResolvConf, O_RDWR | O_CLOEXEC);
-  std::string now;
-  if (fd >= 0 && read_all(fd, now) && now.rfind(kMarker, 0) == 0) {
-    if (!write_all_at_start(fd, saved)) {
-      error = std::string("cannot restore ") + kResolvConf + ": " + errno_text();
-      close(fd);
-      return -1;
-    }
-    result = 1;
-  }
-  if (fd >= 0) close(fd);
-  unlink(backup_path.c_str());  // stale either way
-  return result;
+  close(fd);
+  return 1;
 }
 
 std::unique_ptr<ResolverOverride> ResolverOverride::install(const ResolverOptions& options,
@@ -267,22 +204,16 @@ std::unique_ptr<ResolverOverride> ResolverOverride::install(const ResolverOption
     close(fd);
     return nullptr;
   }
-  if (!make_parent_directory(options.backup_path) || !write_file(options.backup_path, original)) {
-    error =
-        "cannot save the resolver configuration to " + options.backup_path + ": " + errno_text();
-    close(fd);
-    return nullptr;
-  }
-  std::string ours = our_version(original, options.nameservers);
+  // Still ours from a run that could not restore it: start from what it replaced.
+  if (auto earlier = resolv_conf::original_of(original)) original = std::move(*earlier);
+  std::string ours = resolv_conf::rewritten(original, options.nameservers);
   if (!write_all_at_start(fd, ours)) {
     error = std::string("cannot write ") + kResolvConf + ": " + errno_text();
     write_all_at_start(fd, original);
     close(fd);
-    unlink(options.backup_path.c_str());
     return nullptr;
   }
-  return std::make_unique<FileResolverOverride>(fd, std::move(original), std::move(ours),
-                                                options.backup_path);
+  return std::make_unique<FileResolverOverride>(fd, std::move(original), std::move(ours));
 }
 
 }  // namespace t2s::platform

@@ -21,10 +21,6 @@ platform::InterfaceAddress to_interface_address(const net::Cidr& cidr) {
 
 namespace {
 
-std::string resolver_backup_path(const Config& config) {
-  return "/run/tun2socks/resolv.conf." + std::to_string(config.route_table);
-}
-
 // The address written into the resolver: the first --dns-address, else the device's + 1
 // (inside the device's prefix, so it is routed into the tunnel even without --auto-route).
 std::optional<net::IpAddress> resolver_address(const Config& config) {
@@ -41,7 +37,7 @@ int remove_leftovers(const Config& config, std::string& error) {
   int removed =
       platform::PolicyRouting::remove_leftovers(config.route_table, config.route_priority, error);
   if (removed < 0) return -1;
-  int restored = platform::ResolverOverride::restore_leftover(resolver_backup_path(config), error);
+  int restored = platform::ResolverOverride::restore_leftover(error);
   if (restored < 0) {
     // Only fatal when we are about to change the resolver ourselves (or asked to clean up).
     if (config.set_dns || config.cleanup_only) return -1;
@@ -169,7 +165,6 @@ bool SystemSetup::install_resolver(std::string& error) {
   platform::ResolverOptions options;
   options.device = config_.device_name;
   options.nameservers = {address->to_string()};
-  options.backup_path = resolver_backup_path(config_);
   resolver_ = platform::ResolverOverride::install(options, error);
   if (!resolver_) return false;
   log::info("set-dns: {}: nameserver {}", resolver_->description(), address->to_string());

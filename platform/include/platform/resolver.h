@@ -11,7 +11,6 @@ namespace t2s::platform {
 struct ResolverOptions {
   std::string device;                    // the TUN device (per-link DNS with systemd-resolved)
   std::vector<std::string> nameservers;  // numeric addresses
-  std::string backup_path;               // where the previous configuration is kept meanwhile
 };
 
 class ResolverOverride {
@@ -21,9 +20,9 @@ class ResolverOverride {
   // Returns nullptr with `error` set when the resolver cannot be changed.
   static std::unique_ptr<ResolverOverride> install(const ResolverOptions& options,
                                                    std::string& error);
-  // Puts back a configuration an earlier run left in `backup_path`, if the system still has
-  // ours. Returns 1 if restored, 0 if there was nothing to do, -1 with `error` set.
-  static int restore_leftover(const std::string& backup_path, std::string& error);
+  // Puts back the configuration an earlier run replaced, if the system still has ours.
+  // Returns 1 if restored, 0 if there was nothing to do, -1 with `error` set.
+  static int restore_leftover(std::string& error);
 
   virtual ~ResolverOverride() = default;  // restores, like restore()
   // Puts the previous configuration back (idempotent); false with `error` set on failure.
