@@ -31,7 +31,8 @@ std::string rewritten(std::string_view original, const std::vector<std::string>&
   for (const std::string& address : servers) out += "nameserver " + address + "\n";
   std::istringstream lines{std::string(original)};
   for (std::string line; std::getline(lines, line);) {
-    if (is_nameserver_line(line, nullptr)) out += kSavedPrefix;
+    // Lines that already start with the prefix get it once more, so undoing is exact.
+    if (is_nameserver_line(line, nullptr) || line.starts_with(kSavedPrefix)) out += kSavedPrefix;
     out += line + "\n";
   }
   return out;

@@ -47,6 +47,9 @@ TEST(ResolvConfTest, RoundTrips) {
     EXPECT_EQ(original_of(rewritten(original, {"198.18.0.2", "fdfe:dcba:9876::2"})), original)
         << original;
   }
+  // A line that happens to look like one of our saved lines survives too.
+  const std::string tricky = "# tun2socks saved: search x\nnameserver 192.0.2.1\n";
+  EXPECT_EQ(original_of(rewritten(tricky, {"198.18.0.2"})), tricky);
   // Without a final newline the original comes back with one.
   EXPECT_EQ(original_of(rewritten("nameserver 192.0.2.53", {"198.18.0.2"})),
             "nameserver 192.0.2.53\n");
