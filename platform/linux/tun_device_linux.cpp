@@ -137,6 +137,16 @@ bool configure_ipv6(const std::string& name, const InterfaceAddress& address, st
 
 }  // namespace
 
+bool ipv6_enabled() {
+  // A new device takes its setting from "default"; without the file IPv6 is not built in.
+  int fd = ::open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char value = '0';
+  ssize_t n = ::read(fd, &value, 1);
+  ::close(fd);
+  return n == 1 && value == '0';
+}
+
 std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::string& error) {
   if (options.inherited_fd) {
     int fd = *options.inherited_fd;

@@ -684,6 +684,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     config.device_name = device;
   }
   config.ipv4 = net::Cidr::parse(values.address, net::Family::kIpv4).value();
+  config.ipv6_by_default = cli.get_option("--address6")->count() == 0;
   if (values.address6 != "none") {
     config.ipv6 = net::Cidr::parse(values.address6, net::Family::kIpv6).value();
   }

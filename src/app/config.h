@@ -20,6 +20,7 @@ struct Config {
   std::optional<int> device_fd;  // --device fd://N
   net::Cidr ipv4;
   std::optional<net::Cidr> ipv6;  // absent when --address6 is "none"
+  bool ipv6_by_default = true;    // --address6 not given: IPv6 is dropped if the system has none
   int mtu = 0;
   log::Level log_level = log::Level::kInfo;
   double tcp_connect_timeout_s = 0;

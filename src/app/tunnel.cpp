@@ -225,8 +225,13 @@ void raise_descriptor_limit() {
 
 }  // namespace
 
-int run_tunnel(const Config& config) {
-  log::set_level(config.log_level);
+int run_tunnel(const Config& given) {
+  log::set_level(given.log_level);
+  Config config = given;
+  if (config.ipv6 && config.ipv6_by_default && !platform::ipv6_enabled()) {
+    log::warn("IPv6 is turned off on this system: running IPv4 only (--address6 none says so)");
+    config.ipv6.reset();
+  }
   if (config.cleanup_only) return SystemSetup::cleanup(config);
   raise_descriptor_limit();
   signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process

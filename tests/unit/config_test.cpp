@@ -688,6 +688,14 @@ TEST(SystemFlagsTest, FlagsFromEnvironmentAndFileNameTheirSource) {
   EXPECT_TRUE(from_file.config.fail_closed);
 }
 
+TEST(SystemFlagsTest, KnowsWhetherIpv6WasAskedFor) {
+  EXPECT_TRUE(parse({}).config.ipv6_by_default);
+  EXPECT_FALSE(parse({"--address6", "fd00::1/64"}).config.ipv6_by_default);
+  EXPECT_FALSE(parse({"--address6", "fdfe:dcba:9876::1/64"}).config.ipv6_by_default);
+  ScopedEnv env("TUN2SOCKS_ADDRESS6", "fd00::1/64");
+  EXPECT_FALSE(parse({}).config.ipv6_by_default);
+}
+
 TEST(SystemFlagsTest, CleanupIsAnActionNotASetting) {
   CommandLine result = parse({"--cleanup"});
   ASSERT_TRUE(result.run) << result.message;

@@ -38,6 +38,10 @@ struct ReadResult {
   int error = 0;    // errno-style code when kError
 };
 
+// False when the system has IPv6 turned off, so a new device cannot get an IPv6 address
+// (Docker's default for containers).
+bool ipv6_enabled();
+
 class TunDevice {
  public:
   virtual ~TunDevice() = default;
