@@ -12,4 +12,8 @@ namespace t2s::net {
 // result is byte-order independent: store it as is and it is right on the wire.
 uint16_t ones_complement_sum(std::span<const uint8_t> bytes);
 
+// Copies `source` to `destination` (source.size() bytes, not overlapping) and returns
+// ones_complement_sum(source), reading the data once (lwIP copies every byte it sends).
+uint16_t copy_and_sum(uint8_t* destination, std::span<const uint8_t> source);
+
 }  // namespace t2s::net

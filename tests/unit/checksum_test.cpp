@@ -41,6 +41,24 @@ TEST(ChecksumTest, MatchesReferenceForEveryLengthAndOffset) {
   }
 }
 
+TEST(ChecksumTest, CopyAndSumCopiesAndSumsForEveryLengthAndOffset) {
+  std::mt19937 random(7);
+  std::vector<uint8_t> source(2100);
+  for (auto& byte : source) byte = static_cast<uint8_t>(random());
+  std::vector<uint8_t> destination(2100 + 16);
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t length = 0; length <= 1100; ++length) {
+      std::fill(destination.begin(), destination.end(), 0xA5);
+      uint16_t sum = copy_and_sum(destination.data() + 3, {source.data() + offset, length});
+      ASSERT_EQ(sum, reference_sum(source.data() + offset, length))
+          << "offset " << offset << " length " << length;
+      ASSERT_EQ(std::memcmp(destination.data() + 3, source.data() + offset, length), 0);
+      ASSERT_EQ(destination[2], 0xA5);  // nothing written around the copy
+      ASSERT_EQ(destination[3 + length], 0xA5);
+    }
+  }
+}
+
 TEST(ChecksumTest, AllOnesCarriesFold) {
   std::vector<uint8_t> ones(65535, 0xFF);
   EXPECT_EQ(ones_complement_sum(ones), reference_sum(ones.data(), ones.size()));

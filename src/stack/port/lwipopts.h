@@ -104,6 +104,14 @@ extern "C"
     unsigned short
     t2s_checksum(const void* data, int length);
 #define LWIP_CHKSUM t2s_checksum
+/* tcp_write copies every byte sent to the app: sum it in the same pass (stock lwIP copies,
+ * then reads it all again to sum it). */
+#ifdef __cplusplus
+extern "C"
+#endif
+    unsigned short
+    t2s_checksum_copy(void* destination, const void* source, unsigned short length);
+#define LWIP_CHKSUM_COPY(dst, src, len) t2s_checksum_copy((dst), (src), (len))
 
 #define LWIP_STATS 0
 #define LWIP_NETIF_STATUS_CALLBACK 0

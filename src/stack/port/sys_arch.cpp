@@ -29,3 +29,9 @@ extern "C" unsigned short t2s_checksum(const void* data, int length) {
   return t2s::net::ones_complement_sum(
       {static_cast<const uint8_t*>(data), static_cast<size_t>(length < 0 ? 0 : length)});
 }
+
+extern "C" unsigned short t2s_checksum_copy(void* destination, const void* source,
+                                            unsigned short length) {
+  return t2s::net::copy_and_sum(static_cast<uint8_t*>(destination),
+                                {static_cast<const uint8_t*>(source), length});
+}
