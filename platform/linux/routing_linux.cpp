@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -203,10 +204,7 @@ class LinuxPolicyRouting final : public PolicyRouting {
 
  private:
   static bool wanted(const std::vector<int>& families, int family) {
-    for (int f : families) {
-      if (f == family) return true;
-    }
-    return false;
+    return std::find(families.begin(), families.end(), family) != families.end();
   }
 
   bool add_route(int family, AddrPtr destination, uint8_t type, int ifindex, uint32_t metric,

@@ -63,6 +63,21 @@ class Pattern:
         return h.hexdigest()
 
 
+def announce_ready(path, count):
+    """Writes how many connections are open to `path` at once (the harness polls for it)."""
+    with open(path + ".tmp", "w") as f:
+        f.write("%d\n" % count)
+    os.rename(path + ".tmp", path)
+
+
+def announce_and_hold(args, count):
+    """Tells --ready-file, then keeps the connections for --hold-seconds or until SIGTERM."""
+    if args.ready_file:
+        announce_ready(args.ready_file, count)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    time.sleep(args.hold_seconds)
+
+
 def tune(sock):
     for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
         try:
@@ -412,12 +427,7 @@ def client_hold(args):
         socks.append(sock)
     opened = time.monotonic() - start
     emit({"mode": "hold", "conns": len(socks), "open_seconds": round(opened, 3)})
-    if args.ready_file:
-        with open(args.ready_file + ".tmp", "w") as f:
-            f.write("%d\n" % len(socks))
-        os.rename(args.ready_file + ".tmp", args.ready_file)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    time.sleep(args.hold_seconds)
+    announce_and_hold(args, len(socks))
     for s in socks:
         s.close()
 
@@ -587,12 +597,7 @@ def client_stall(args):
         except OSError as exc:
             die("stall: connection %d failed: %r" % (i, exc))
         socks.append(s)
-    if args.ready_file:
-        with open(args.ready_file + ".tmp", "w") as f:
-            f.write("%d\n" % len(socks))
-        os.rename(args.ready_file + ".tmp", args.ready_file)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    time.sleep(args.hold_seconds)
+    announce_and_hold(args, len(socks))
     # Something was received (the server did send), but only what fits the tiny buffers.
     queued = []
     for s in socks:
@@ -728,8 +733,7 @@ def client_many(args):
     open_seconds = time.monotonic() - start
     all_open = connected == args.conns
     if args.ready_file and all_open:
-        with open(args.ready_file, "w") as f:
-            f.write("%d\n" % connected)
+        announce_ready(args.ready_file, connected)
     if all_open and args.hold_seconds > 0:
         time.sleep(args.hold_seconds)
 
