@@ -17,6 +17,8 @@
 #                       largest by 1024
 #   BENCH_UDP_FLOWS     parallel sockets for the second UDP transaction-rate run (default 16)
 #   BENCH_UDP_BITRATE   iperf3 -u target bitrate (default 500M); datagrams of BENCH_UDP_LEN (1400)
+#   BENCH_ONLY          groups of figures to take, a space-separated subset of "memory tcp conn
+#                       udp" (default all); idle RSS is always taken
 #   BENCH_JSON          if set, also write the figures as JSON to this file: the medians under
 #                       their keys (as before), plus "samples" (per repetition), "targets"
 #                       (each figure with its target and a holds flag) and "config"
@@ -55,10 +57,15 @@ BENCH_JSON=${BENCH_JSON:-}
 BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-16}
 BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-500M}
 BENCH_UDP_LEN=${BENCH_UDP_LEN:-1400}
+BENCH_ONLY=${BENCH_ONLY:-memory tcp conn udp}
 
 for var in BENCH_REPS BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS \
   BENCH_HTTP_CLIENTS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
+done
+for group in $BENCH_ONLY; do
+  [[ $group =~ ^(memory|tcp|conn|udp)$ ]] ||
+    { echo "bench: BENCH_ONLY: unknown group '$group' (memory, tcp, conn, udp)" >&2; exit 2; }
 done
 read -r -a HOLD_LIST <<<"$BENCH_HOLD_CONNS"
 ((${#HOLD_LIST[@]} > 0)) || { echo "bench: BENCH_HOLD_CONNS must list at least one count" >&2; exit 2; }
@@ -116,6 +123,11 @@ use_mode() {
 
 # pair FUNCTION ARGS...: FUNCTION direct ARGS and FUNCTION tunnel ARGS back to back, direct first
 # in odd repetitions, tunnel first in even ones.
+# bench_group NAME: whether BENCH_ONLY selects this group of figures.
+bench_group() {
+  [[ " $BENCH_ONLY " == *" $1 "* ]]
+}
+
 pair() {
   local fn=$1
   shift
@@ -367,28 +379,36 @@ run_repetition() {
   result rss_kib_idle "$RSS_IDLE"
   # Held connections first, while nothing else has touched the heap.
   local n
-  for n in "${HOLD_LIST[@]}"; do
-    hold_rss "$n"
-  done
-  sleep 2  # lwIP's TIME-WAIT (2 s) of the released connections
+  if bench_group memory; then
+    for n in "${HOLD_LIST[@]}"; do
+      hold_rss "$n"
+    done
+    sleep 2  # lwIP's TIME-WAIT (2 s) of the released connections
+  fi
   TUNNEL_CPU_TOTAL=0
   TUNNEL_BYTES_TOTAL=0
   local dir streams
-  for dir in up down; do
-    for streams in 1 "$BENCH_STREAMS"; do
-      pair iperf_run "$streams" "$dir"
+  if bench_group tcp; then
+    for dir in up down; do
+      for streams in 1 "$BENCH_STREAMS"; do
+        pair iperf_run "$streams" "$dir"
+      done
     done
-  done
+  fi
   if ((TUNNEL_BYTES_TOTAL > 0)); then
     result tunnel_cpu_s_per_gib_all \
       "$(python3 -c "print(round($TUNNEL_CPU_TOTAL / ($TUNNEL_BYTES_TOTAL / 2**30), 3))")"
   fi
-  pair conn_rate 1
-  pair conn_rate "$BENCH_HTTP_CLIENTS"
-  pair udp_rr 1
-  pair udp_rr "$BENCH_UDP_FLOWS"
-  iperf_udp up
-  iperf_udp down
+  if bench_group conn; then
+    pair conn_rate 1
+    pair conn_rate "$BENCH_HTTP_CLIENTS"
+  fi
+  if bench_group udp; then
+    pair udp_rr 1
+    pair udp_rr "$BENCH_UDP_FLOWS"
+    iperf_udp up
+    iperf_udp down
+  fi
   result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
   log "tunnel $(tunnel_counters)"
   local rc=0
