@@ -131,6 +131,7 @@ struct FlagValues {
   std::string config_file;
   std::string proxy = kDefaultProxy;
   std::string proxy_password_file;
+  std::string proxy_pipelining = "auto";
   std::string device = kDefaultDevice;
   std::string address = kDefaultAddress;
   std::string address6 = kDefaultAddress6;
@@ -294,6 +295,16 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
                  "Read the proxy password from this file (one trailing newline ignored); it "
                  "replaces any password in --proxy, which must name the user")
       ->type_name("FILE");
+  cli.add_option("--proxy-pipelining", v.proxy_pipelining,
+                 "'auto' sends each SOCKS5 request right behind the greeting (one round trip "
+                 "less per new connection) once a probe has shown that the proxy reads it; "
+                 "never with a password. 'off' always waits for each reply")
+      ->type_name("MODE")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value == "auto" || value == "off" ? std::string()
+                                                 : "'" + value + "': use auto or off";
+      });
   cli.add_option("--device", v.device,
                  "TUN device to create, or attach to if it exists; fd://N uses an open TUN "
                  "descriptor handed in by a parent program")
@@ -696,6 +707,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
                 " (got " + std::to_string(values.mtu) + "); raise it or pass --address6 none");
   }
   config.mtu = values.mtu;
+  config.proxy_pipelining = values.proxy_pipelining == "auto";
   config.log_level = *log::parse_level(values.level);
   config.tcp_connect_timeout_s = values.connect_timeout;
   config.tcp_idle_timeout_s = values.idle_timeout;

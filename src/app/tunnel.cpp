@@ -253,6 +253,7 @@ int run_tunnel(const Config& given) {
   const sockaddr_storage proxy_address = relay_options.proxy.address;
   relay_options.proxy.credentials = config.proxy.credentials;
   relay_options.proxy.display_name = config.proxy.redacted();
+  relay_options.proxy_pipelining = config.proxy_pipelining;
   relay_options.connect_timeout_ms = static_cast<uint64_t>(config.tcp_connect_timeout_s * 1000);
   relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
   relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);

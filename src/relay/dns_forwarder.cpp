@@ -26,9 +26,9 @@ struct StreamWrite {
 class DnsForwarder::Stream {
  public:
   explicit Stream(DnsForwarder& owner) : owner_(owner) {
-    connector_ = std::make_unique<socks5::Connector>(
-        owner_.relay_.loop(), owner_.relay_.options().proxy, socks5::Command::kConnect,
-        owner_.upstream_, [this](const socks5::ConnectOutcome& outcome) { on_connected(outcome); });
+    connector_ = owner_.relay_.connect_proxy(
+        socks5::Command::kConnect, owner_.upstream_,
+        [this](const socks5::ConnectOutcome& outcome) { on_connected(outcome); });
     last_use_ms_ = uv_now(owner_.relay_.loop());
   }
 

@@ -28,6 +28,7 @@ void close_timer(uv_timer_t* timer) {
 Relay::Relay(uv_loop_t* loop, RelayOptions options)
     : loop_(loop),
       options_(std::move(options)),
+      pipelining_(loop, options_.proxy, options_.proxy_pipelining),
       read_buffer_(kProxyReadBufferSize),
       sweep_timer_(new uv_timer_t{}),
       reap_timer_(new uv_timer_t{}),
@@ -45,6 +46,7 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
       kSweepIntervalMs, kSweepIntervalMs);
   // The sweep only runs while there is work; it must not keep an idle loop alive on its own.
   uv_unref(reinterpret_cast<uv_handle_t*>(sweep_timer_));
+  pipelining_.usable();  // probe now, so that the first connections already benefit
 }
 
 Relay::~Relay() {
@@ -212,7 +214,16 @@ void Relay::shutdown() {
   while (!udp_lru_.empty()) udp_lru_.front()->close();
   retired_.clear();
   retired_udp_.clear();
+  pipelining_.stop();
   uv_timer_stop(sweep_timer_);
+}
+
+std::unique_ptr<socks5::Connector> Relay::connect_proxy(socks5::Command command,
+                                                        socks5::Destination destination,
+                                                        socks5::Connector::Callback done) {
+  const bool pipelined = pipelining_.usable();
+  return std::make_unique<socks5::Connector>(loop_, options_.proxy, command, std::move(destination),
+                                             std::move(done), pipelined);
 }
 
 void Relay::report_proxy_failure(const std::string& reason) {

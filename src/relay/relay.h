@@ -14,6 +14,7 @@
 
 #include "relay/dns_service.h"
 #include "socks5/connector.h"
+#include "socks5/pipelining.h"
 #include "stack/stack.h"
 
 namespace t2s::relay {
@@ -23,6 +24,7 @@ class UdpSession;
 
 struct RelayOptions {
   socks5::ProxyConfig proxy;
+  bool proxy_pipelining = true;  // pipeline handshakes once a probe shows the proxy allows it
   uint64_t connect_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 7'440'000;
   uint64_t udp_timeout_ms = 60'000;
@@ -88,6 +90,11 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
                        static_cast<unsigned>(read_buffer_.size()));
   }
 
+  // Starts a handshake with the proxy, pipelined where the proxy is known to allow it.
+  std::unique_ptr<socks5::Connector> connect_proxy(socks5::Command command,
+                                                   socks5::Destination destination,
+                                                   socks5::Connector::Callback done);
+
   // A session received data from the app: flush it to the proxy once this loop turn's input
   // is processed (one write for many segments).
   void schedule_flush(TcpSession* session);
@@ -117,6 +124,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   uv_loop_t* loop_;
   stack::Stack* stack_ = nullptr;
   RelayOptions options_;
+  socks5::Pipelining pipelining_;
   RelayCounters counters_;
   // By request id: the stack's accept names the request a connection belongs to.
   std::unordered_map<uint64_t, std::unique_ptr<TcpSession>> sessions_;

@@ -47,8 +47,8 @@ void TcpSession::start() {
   started_ms_ = last_activity_ms_ = now();
   log::debug("tcp {} -> {}: connecting through proxy", request_.app.to_string(),
              request_.destination.to_string());
-  connector_ = std::make_unique<socks5::Connector>(
-      relay_.loop(), relay_.options().proxy, socks5::Command::kConnect, proxy_destination_,
+  connector_ = relay_.connect_proxy(
+      socks5::Command::kConnect, proxy_destination_,
       [this](const socks5::ConnectOutcome& outcome) { on_proxy_ready(outcome); });
 }
 

@@ -43,8 +43,8 @@ void UdpSession::start() {
   last_activity_ms_ = uv_now(relay_.loop());
   // DST.ADDR/DST.PORT of zero: the address we will send from is not known in advance.
   net::Endpoint unspecified{};
-  connector_ = std::make_unique<socks5::Connector>(
-      relay_.loop(), relay_.options().proxy, socks5::Command::kUdpAssociate, unspecified,
+  connector_ = relay_.connect_proxy(
+      socks5::Command::kUdpAssociate, unspecified,
       [this](const socks5::ConnectOutcome& outcome) { on_associated(outcome); });
 }
 

@@ -22,12 +22,13 @@ std::string uv_text(int code) {
 }  // namespace
 
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
-                     Destination destination, Callback done)
+                     Destination destination, Callback done, bool pipelined)
     : loop_(loop),
       proxy_(proxy),
       command_(command),
       destination_(std::move(destination)),
-      done_(std::move(done)) {
+      done_(std::move(done)),
+      pipelined_(pipelined && !proxy.credentials) {
   start();
 }
 
@@ -71,9 +72,11 @@ void Connector::start() {
 
 void Connector::fail_later(std::string detail) {
   outcome_ = {ConnectStatus::kProxyUnreachable, 0, std::move(detail), {}};
-  deferred_ = new uv_timer_t{};
-  uv_timer_init(loop_, deferred_);
-  deferred_->data = this;
+  if (deferred_ == nullptr) {
+    deferred_ = new uv_timer_t{};
+    uv_timer_init(loop_, deferred_);
+    deferred_->data = this;
+  }
   uv_timer_start(
       deferred_,
       [](uv_timer_t* timer) {
@@ -97,7 +100,17 @@ void Connector::on_connected(int status) {
     return;
   }
   phase_ = Phase::kMethod;
-  send(encode_greeting(proxy_.credentials.has_value()));
+  std::vector<uint8_t> greeting = encode_greeting(proxy_.credentials.has_value());
+  if (pipelined_) {
+    // Only "no authentication" is offered, so the request can follow in the same segment.
+    std::vector<uint8_t> request = encode_request(command_, destination_);
+    if (request.empty()) {
+      finish(ConnectStatus::kProtocolError, "destination cannot be encoded");
+      return;
+    }
+    greeting.insert(greeting.end(), request.begin(), request.end());
+  }
+  send(std::move(greeting));
   int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
   if (rc != 0) finish(ConnectStatus::kProxyUnreachable, "cannot read from proxy: " + uv_text(rc));
 }
@@ -115,8 +128,9 @@ void Connector::send(std::vector<uint8_t> bytes) {
     }
   });
   if (rc != 0) {
+    // Not finished here: the callback may destroy this Connector, and callers go on after send.
     delete request;
-    finish(ConnectStatus::kProxyUnreachable, "write to proxy failed: " + uv_text(rc));
+    fail_later("write to proxy failed: " + uv_text(rc));
   }
 }
 
@@ -164,7 +178,10 @@ void Connector::process() {
           return;
         }
         consumed = selection.consumed;
-        if (selection.value == Method::kNoAuth) {
+        outcome_.greeted = true;
+        if (selection.value == Method::kNoAuth && pipelined_) {
+          phase_ = Phase::kReply;  // the request went out with the greeting
+        } else if (selection.value == Method::kNoAuth) {
           send_request();
         } else if (selection.value == Method::kUserPass && proxy_.credentials) {
           auto auth = encode_user_pass(*proxy_.credentials);

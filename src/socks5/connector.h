@@ -40,8 +40,9 @@ enum class ConnectStatus {
 struct ConnectOutcome {
   ConnectStatus status = ConnectStatus::kOk;
   uint8_t reply_code = 0;
-  std::string detail;  // human-readable reason for any failure
-  Destination bound;   // BND.ADDR/BND.PORT on success
+  std::string detail;    // human-readable reason for any failure
+  Destination bound;     // BND.ADDR/BND.PORT on success
+  bool greeted = false;  // the proxy answered the greeting (picked a method)
 };
 
 class Connector {
@@ -49,9 +50,11 @@ class Connector {
   using Callback = std::function<void(const ConnectOutcome&)>;
 
   // Starts at once; `done` runs exactly once, later on the loop, unless the Connector is
-  // destroyed first (which cancels everything).
+  // destroyed first (which cancels everything). `pipelined`: send the request right behind the
+  // greeting, without waiting for the method reply (only without credentials; see
+  // pipelining.h for when a proxy allows it).
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
-            Callback done);
+            Callback done, bool pipelined = false);
   ~Connector();
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
@@ -70,7 +73,8 @@ class Connector {
   void send(std::vector<uint8_t> bytes);
   void send_request();
   void finish(ConnectStatus status, std::string detail, uint8_t reply_code = 0);
-  // Reports a failure found before any I/O started, on a later loop turn.
+  // Reports a failure on a later loop turn: `done` may destroy this Connector, so it must not
+  // run inside a call chain that goes on afterwards.
   void fail_later(std::string detail);
 
   static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -83,6 +87,7 @@ class Connector {
   Callback done_;
   std::unique_ptr<io::TcpSocket> socket_;
   Phase phase_ = Phase::kConnecting;
+  bool pipelined_;
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
   std::array<uint8_t, 2048> buffer_{};
   size_t buffered_ = 0;

@@ -583,7 +583,9 @@ UPLINK_NOT_PROXY="not (host $NET_V4 and tcp port $PROXY_PORT) and not icmp6"
 UPLINK_NOT_PROXY+=" and not (ip6 and (ip6 multicast or src net fe80::/10))"
 start_uplink_capture() {
   UPLINK_CAPTURE="$HARNESS_TMP/uplink-$(now_ms).pcap"
-  in_app timeout 120 tcpdump -i "$VETH_APP" -n -U -w "$UPLINK_CAPTURE" 'ip or ip6' \
+  # --immediate-mode: otherwise libpcap hands packets over only when a ring block fills or its
+  # timeout (about 1 s) passes, and the last second before stop_uplink_capture goes missing.
+  in_app timeout 120 tcpdump -i "$VETH_APP" -n -U --immediate-mode -w "$UPLINK_CAPTURE" 'ip or ip6' \
     >/dev/null 2>&1 &
   UPLINK_CAPTURE_PID=$!
   HARNESS_PIDS+=("$UPLINK_CAPTURE_PID")

@@ -144,6 +144,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{{"--udp-timeout", "0"}, "--udp-timeout"},
                       BadFlag{{"--max-udp-flows", "0"}, "--max-udp-flows"},
                       BadFlag{{"--icmp", "echo"}, "--icmp"}, BadFlag{{"--dns", "doh"}, "--dns"},
+                      BadFlag{{"--proxy-pipelining", "on"}, "--proxy-pipelining"},
                       BadFlag{{"--dns-address", "example.com"}, "--dns-address"},
                       BadFlag{{"--dns-upstream", "192.0.2.1:99999"}, "--dns-upstream"},
                       BadFlag{{"--fake-ip-range", "198.19.0.0/31"}, "--fake-ip-range"},
@@ -235,6 +236,7 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_DOUBLE_EQ(a.udp_timeout_s, b.udp_timeout_s);
   EXPECT_EQ(a.max_udp_flows, b.max_udp_flows);
   EXPECT_EQ(a.max_connections, b.max_connections);
+  EXPECT_EQ(a.proxy_pipelining, b.proxy_pipelining);
   EXPECT_EQ(a.icmp_reply, b.icmp_reply);
   EXPECT_EQ(a.dns, b.dns);
   EXPECT_EQ(a.dns_addresses, b.dns_addresses);
@@ -256,6 +258,7 @@ void expect_same_config(const Config& a, const Config& b) {
 std::vector<std::pair<std::string, std::string>> every_flag(const std::string& password_file) {
   return {{"proxy", "socks5://alice@[2001:db8::5]:1081"},
           {"proxy-password-file", password_file},
+          {"proxy-pipelining", "off"},
           {"device", "t2s9"},
           {"address", "10.9.0.1/24"},
           {"address6", "fd00::1/120"},
@@ -314,6 +317,8 @@ TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
   ASSERT_TRUE(config.proxy.credentials.has_value());
   EXPECT_EQ(config.proxy.credentials->username, "alice");
   EXPECT_EQ(config.proxy.credentials->password, "s3cret");
+  EXPECT_FALSE(config.proxy_pipelining);
+  EXPECT_TRUE(defaults.proxy_pipelining);
   EXPECT_NE(config.device_name, defaults.device_name);
   EXPECT_NE(config.ipv4, defaults.ipv4);
   EXPECT_NE(config.ipv6, defaults.ipv6);

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SOCKS5 handshakes are pipelined (greeting and request in one segment) once a probe has shown
+# that the proxy reads a request sent behind the greeting: dante does, so a GET's handshake is
+# one 13-byte segment (3-byte greeting + 10-byte IPv4 request). microsocks drops such a request:
+# the probe gets no reply, connections made meanwhile and afterwards still work, and their
+# greeting and request go out separately. --proxy-pipelining off sends no probe.
+set -euo pipefail
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+PIPELINED='length 13$'
+# handshake_segments PORT: the payload lengths of the segments sent to PORT in the capture.
+handshake_segments() {
+  tcpdump -n -r "$UPLINK_CAPTURE" "tcp dst port $1 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null |
+    grep -o 'length [0-9]*$' | awk '{print $2}' | tr '\n' ' '
+}
+
+harness_up
+got="$HARNESS_TMP/got"
+
+# dante: the probe succeeds, then a GET's greeting and request share one segment.
+start_tunnel
+wait_until 5 "the pipelining verdict" grep -q 'reads a request sent behind the greeting' "$TUN_LOG" ||
+  fail "no pipelining verdict for dante in the log: $(grep -i greeting "$TUN_LOG")"
+grep -q 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log" ||
+  fail "dante's log does not show the probe's CONNECT to 0.0.0.0 port 0"
+start_uplink_capture
+fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET through dante with pipelining failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, pipelined handshake"
+stop_uplink_capture
+segments=$(handshake_segments "$PROXY_PORT")
+log "segments to dante for one GET: $segments"
+[[ $segments == "13 "* ]] || fail "the handshake was not pipelined: first segments $segments"
+stop_tunnel_ok
+
+# --proxy-pipelining off: no probe, greeting and request apart.
+probes_before=$(grep -c 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log")
+start_tunnel --proxy-pipelining off
+start_uplink_capture
+fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET through dante without pipelining failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, handshake without pipelining"
+stop_uplink_capture
+segments=$(handshake_segments "$PROXY_PORT")
+log "segments to dante for one GET with --proxy-pipelining off: $segments"
+[[ $segments == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $segments"
+probes_after=$(grep -c 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log")
+((probes_after == probes_before)) || fail "--proxy-pipelining off still sent a probe"
+grep -q 'behind the greeting' "$TUN_LOG" && fail "--proxy-pipelining off logged a pipelining verdict"
+stop_tunnel_ok
+
+# microsocks reads the greeting and drops the rest: connections during the probe and after its
+# verdict work, with greeting and request apart.
+start_microsocks
+start_tunnel --proxy "socks5://$NET_V4:$MICROSOCKS_PORT"
+fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET through microsocks during the probe failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin via microsocks during the probe"
+wait_until 8 "the pipelining verdict" grep -q 'does not take a request sent behind the greeting' \
+  "$TUN_LOG" || fail "no negative pipelining verdict for microsocks: $(grep -i greeting "$TUN_LOG")"
+grep -q 'reads a request sent behind the greeting' "$TUN_LOG" &&
+  fail "microsocks was taken for a server that reads pipelined requests"
+start_uplink_capture
+for i in 1 2 3; do
+  fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET $i through microsocks after the verdict failed"
+  assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin via microsocks, GET $i"
+done
+stop_uplink_capture
+segments=$(handshake_segments "$MICROSOCKS_PORT")
+log "segments to microsocks for three GETs: $segments"
+[[ $segments == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $segments"
+[[ " $segments" != *" 13 "* ]] || fail "a handshake to microsocks was pipelined: $segments"
+stop_tunnel_ok
+log "PASS"
