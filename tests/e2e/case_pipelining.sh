@@ -8,11 +8,19 @@ set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-PIPELINED='length 13$'
-# handshake_segments PORT: the payload lengths of the segments sent to PORT in the capture.
-handshake_segments() {
-  tcpdump -n -r "$UPLINK_CAPTURE" "tcp dst port $1 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null |
-    grep -o 'length [0-9]*$' | awk '{print $2}' | tr '\n' ' '
+# capture_gets PORT COUNT: COUNT GETs of 1k.bin under an uplink capture; SEGMENTS is set to the
+# payload lengths of the segments the tunnel sent to the proxy on PORT.
+capture_gets() {
+  local port=$1 count=$2 i
+  start_uplink_capture
+  for ((i = 1; i <= count; i++)); do
+    fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET $i through the proxy on port $port failed"
+    assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, GET $i through the proxy on port $port"
+  done
+  stop_uplink_capture
+  SEGMENTS=$(tcpdump -n -r "$UPLINK_CAPTURE" "tcp dst port $port and (tcp[tcpflags] & tcp-push != 0)" \
+    2>/dev/null | grep -o 'length [0-9]*$' | awk '{print $2}' | tr '\n' ' ')
+  log "segments to port $port for $count GET(s): $SEGMENTS"
 }
 
 harness_up
@@ -24,25 +32,15 @@ wait_until 5 "the pipelining verdict" grep -q 'reads a request sent behind the g
   fail "no pipelining verdict for dante in the log: $(grep -i greeting "$TUN_LOG")"
 grep -q 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log" ||
   fail "dante's log does not show the probe's CONNECT to 0.0.0.0 port 0"
-start_uplink_capture
-fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET through dante with pipelining failed"
-assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, pipelined handshake"
-stop_uplink_capture
-segments=$(handshake_segments "$PROXY_PORT")
-log "segments to dante for one GET: $segments"
-[[ $segments == "13 "* ]] || fail "the handshake was not pipelined: first segments $segments"
+capture_gets "$PROXY_PORT" 1
+[[ $SEGMENTS == "13 "* ]] || fail "the handshake was not pipelined: first segments $SEGMENTS"
 stop_tunnel_ok
 
 # --proxy-pipelining off: no probe, greeting and request apart.
 probes_before=$(grep -c 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log")
 start_tunnel --proxy-pipelining off
-start_uplink_capture
-fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET through dante without pipelining failed"
-assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, handshake without pipelining"
-stop_uplink_capture
-segments=$(handshake_segments "$PROXY_PORT")
-log "segments to dante for one GET with --proxy-pipelining off: $segments"
-[[ $segments == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $segments"
+capture_gets "$PROXY_PORT" 1
+[[ $SEGMENTS == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $SEGMENTS"
 probes_after=$(grep -c 'unbound ipaddress (0.0.0.0.0)' "$HARNESS_TMP/danted-$PROXY_PORT.log")
 ((probes_after == probes_before)) || fail "--proxy-pipelining off still sent a probe"
 grep -q 'behind the greeting' "$TUN_LOG" && fail "--proxy-pipelining off logged a pipelining verdict"
@@ -58,15 +56,8 @@ wait_until 8 "the pipelining verdict" grep -q 'does not take a request sent behi
   "$TUN_LOG" || fail "no negative pipelining verdict for microsocks: $(grep -i greeting "$TUN_LOG")"
 grep -q 'reads a request sent behind the greeting' "$TUN_LOG" &&
   fail "microsocks was taken for a server that reads pipelined requests"
-start_uplink_capture
-for i in 1 2 3; do
-  fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET $i through microsocks after the verdict failed"
-  assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin via microsocks, GET $i"
-done
-stop_uplink_capture
-segments=$(handshake_segments "$MICROSOCKS_PORT")
-log "segments to microsocks for three GETs: $segments"
-[[ $segments == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $segments"
-[[ " $segments" != *" 13 "* ]] || fail "a handshake to microsocks was pipelined: $segments"
+capture_gets "$MICROSOCKS_PORT" 3
+[[ $SEGMENTS == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $SEGMENTS"
+[[ " $SEGMENTS" != *" 13 "* ]] || fail "a handshake to microsocks was pipelined: $SEGMENTS"
 stop_tunnel_ok
 log "PASS"
