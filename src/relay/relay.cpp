@@ -222,8 +222,16 @@ std::unique_ptr<socks5::Connector> Relay::connect_proxy(socks5::Command command,
                                                         socks5::Destination destination,
                                                         socks5::Connector::Callback done) {
   const bool pipelined = pipelining_.usable();
+  auto observed = [this, done = std::move(done)](const socks5::ConnectOutcome& outcome) {
+    if (outcome.status == socks5::ConnectStatus::kProxyUnreachable) handshake_failed();
+    done(outcome);  // may destroy the Connector, and this lambda with it: nothing follows
+  };
   return std::make_unique<socks5::Connector>(loop_, options_.proxy, command, std::move(destination),
-                                             std::move(done), pipelined);
+                                             std::move(observed), pipelined);
+}
+
+void Relay::handshake_failed() {
+  pipelining_.handshake_failed();
 }
 
 void Relay::report_proxy_failure(const std::string& reason) {

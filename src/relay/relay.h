@@ -94,6 +94,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   std::unique_ptr<socks5::Connector> connect_proxy(socks5::Command command,
                                                    socks5::Destination destination,
                                                    socks5::Connector::Callback done);
+  // A handshake with the proxy failed or timed out (see socks5::Pipelining::handshake_failed).
+  void handshake_failed();
 
   // A session received data from the app: flush it to the proxy once this loop turn's input
   // is processed (one write for many segments).

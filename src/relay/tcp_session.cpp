@@ -279,6 +279,7 @@ void TcpSession::check_deadline(uint64_t now_ms) {
   if (!app_ && now_ms - started_ms_ >= options.connect_timeout_ms) {
     if (!proxy_) {
       ++relay_.mutable_counters().tcp_failed;
+      relay_.handshake_failed();
       relay_.report_proxy_failure("proxy did not complete the handshake within " +
                                   std::to_string(options.connect_timeout_ms / 1000) + " s");
     }

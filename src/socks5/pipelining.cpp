@@ -12,13 +12,16 @@ constexpr uint64_t kProbeTimeoutMs = 5'000;
 // A probe that did not get as far as the method reply says nothing about pipelining.
 constexpr uint64_t kRetryPauseMs = 10'000;
 constexpr int kMaxFailuresAfterGreeting = 3;
+// A failed handshake reopens the verdict only this long after it was reached: failures in a
+// burst lead to one new probe.
+constexpr uint64_t kReprobePauseMs = 2'000;
 
 }  // namespace
 
 Pipelining::Pipelining(uv_loop_t* loop, const ProxyConfig& proxy, bool enabled)
     : loop_(loop),
       proxy_(proxy),
-      state_(enabled && !proxy.credentials ? State::kUnknown : State::kRefused),
+      state_(enabled && !proxy.credentials ? State::kUnknown : State::kOff),
       timeout_(new uv_timer_t{}) {
   uv_timer_init(loop_, timeout_);
   timeout_->data = this;
@@ -38,7 +41,16 @@ bool Pipelining::usable() {
 void Pipelining::stop() {
   probe_.reset();
   uv_timer_stop(timeout_);
-  state_ = State::kRefused;
+  state_ = State::kOff;
+}
+
+void Pipelining::handshake_failed() {
+  if (state_ != State::kAllowed && state_ != State::kRefused) return;
+  if (uv_now(loop_) < verdict_ms_ + kReprobePauseMs) return;
+  log::debug("a handshake with proxy {} failed: probing pipelining again", proxy_.display_name);
+  state_ = State::kUnknown;
+  next_probe_ms_ = 0;
+  failed_after_greeting_ = 0;
 }
 
 void Pipelining::start_probe() {
@@ -88,7 +100,13 @@ void Pipelining::on_probe_done(const ConnectOutcome& outcome) {
 void Pipelining::conclude(bool allowed, const char* why) {
   uv_timer_stop(timeout_);
   state_ = allowed ? State::kAllowed : State::kRefused;
-  if (allowed) {
+  verdict_ms_ = uv_now(loop_);
+  const bool repeated = state_ == last_verdict_;
+  last_verdict_ = state_;
+  if (repeated) {
+    log::debug("proxy {}: pipelining verdict unchanged ({})", proxy_.display_name,
+               allowed ? "reads requests sent behind the greeting" : why);
+  } else if (allowed) {
     log::info(
         "proxy {} reads a request sent behind the greeting: new connections save one "
         "round trip",

@@ -30,9 +30,13 @@ class Pipelining {
   bool usable();
   // Cancels a running probe; handshakes no longer pipeline.
   void stop();
+  // A handshake could not reach the proxy, was cut, or got no reply in time. The proxy may
+  // have come back as another server (or never read a pipelined request after all), so the
+  // verdict is taken again by a new probe, not sooner than a pause after the last one.
+  void handshake_failed();
 
  private:
-  enum class State { kUnknown, kProbing, kAllowed, kRefused };
+  enum class State { kOff, kUnknown, kProbing, kAllowed, kRefused };
 
   void start_probe();
   void on_probe_done(const ConnectOutcome& outcome);
@@ -44,6 +48,8 @@ class Pipelining {
   std::unique_ptr<Connector> probe_;
   uv_timer_t* timeout_;  // freed in its close callback
   uint64_t next_probe_ms_ = 0;
+  uint64_t verdict_ms_ = 0;
+  State last_verdict_ = State::kUnknown;  // a verdict repeated by a later probe is not logged
   int failed_after_greeting_ = 0;
 };
 

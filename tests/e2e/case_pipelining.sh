@@ -3,7 +3,9 @@
 # that the proxy reads a request sent behind the greeting: dante does, so a GET's handshake is
 # one 13-byte segment (3-byte greeting + 10-byte IPv4 request). microsocks drops such a request:
 # the probe gets no reply, connections made meanwhile and afterwards still work, and their
-# greeting and request go out separately. --proxy-pipelining off sends no probe.
+# greeting and request go out separately. --proxy-pipelining off sends no probe. A proxy
+# replaced by another server on the same port: the first pipelined handshake that stalls makes
+# the tunnel probe again, and later connections work.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -60,4 +62,29 @@ capture_gets "$MICROSOCKS_PORT" 3
 [[ $SEGMENTS == "3 10 "* ]] || fail "expected a 3-byte greeting, then a 10-byte request: $SEGMENTS"
 [[ " $SEGMENTS" != *" 13 "* ]] || fail "a handshake to microsocks was pipelined: $SEGMENTS"
 stop_tunnel_ok
+kill_pid "$MICROSOCKS_PID" 3
+MICROSOCKS_PID=""
+
+# dante, then microsocks on dante's port while the tunnel runs.
+start_tunnel --tcp-connect-timeout 2
+wait_until 5 "the pipelining verdict" grep -q 'reads a request sent behind the greeting' "$TUN_LOG" ||
+  fail "no pipelining verdict for dante in the log"
+kill_dante "$PROXY_PORT"
+sleep 2.2  # past the pause before a failed handshake may reopen the verdict
+start_bg "$NET_NS" "$HARNESS_TMP/microsocks-swap.log" microsocks -i "$NET_V4" -p "$PROXY_PORT"
+swap_pid=$HARNESS_BG_PID
+wait_port "$NET_NS" "$PROXY_PORT" "$swap_pid" "microsocks on dante's port"
+t0=$(now_ms)
+rc=0
+in_app curl -sS --max-time 10 -o /dev/null "http://$HOST_V4/1k.bin" 2>/dev/null || rc=$?
+log "GET with a pipelined handshake to microsocks: curl exit $rc after $(($(now_ms) - t0)) ms"
+((rc != 0)) || fail "a pipelined handshake to microsocks worked; the case no longer tests a stall"
+fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET after the stalled handshake failed"
+assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin via the swapped-in microsocks"
+wait_until 8 "the new pipelining verdict" grep -q 'does not take a request sent behind the greeting' \
+  "$TUN_LOG" || fail "no new verdict after the proxy changed: $(grep -i greeting "$TUN_LOG")"
+capture_gets "$PROXY_PORT" 2
+[[ " $SEGMENTS" != *" 13 "* ]] || fail "handshakes to the swapped-in microsocks pipelined: $SEGMENTS"
+stop_tunnel_ok
+kill_pid "$swap_pid" 3
 log "PASS"
