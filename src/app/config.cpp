@@ -352,7 +352,8 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
     return std::string();
   };
   cli.add_option("--tcp-connect-timeout", v.connect_timeout,
-                 "Seconds allowed for the proxy to connect and answer the handshake")
+                 "Seconds allowed for the proxy to connect and answer the handshake (also "
+                 "for a UDP flow's association)")
       ->type_name("SECONDS")
       ->capture_default_str()
       ->check(positive_seconds);

@@ -40,7 +40,7 @@ void UdpSession::touch() {
 }
 
 void UdpSession::start() {
-  last_activity_ms_ = uv_now(relay_.loop());
+  started_ms_ = last_activity_ms_ = uv_now(relay_.loop());
   // DST.ADDR/DST.PORT of zero: the address we will send from is not known in advance.
   net::Endpoint unspecified{};
   connector_ = relay_.connect_proxy(
@@ -252,6 +252,17 @@ void UdpSession::fail(const socks5::ConnectOutcome& outcome) {
 
 void UdpSession::close() {
   if (!ended_) end();
+}
+
+void UdpSession::check_deadline(uint64_t now_ms) {
+  const uint64_t limit_ms = relay_.options().connect_timeout_ms;
+  if (ended_ || !connector_ || now_ms - started_ms_ < limit_ms) return;
+  relay_.handshake_failed();
+  fail({socks5::ConnectStatus::kProxyUnreachable,
+        0,
+        "no answer within " + std::to_string(limit_ms / 1000) + " s",
+        {},
+        false});
 }
 
 void UdpSession::end() {

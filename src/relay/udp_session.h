@@ -34,6 +34,8 @@ class UdpSession {
             std::span<const uint8_t> packet);
   // Ends the flow (idle, evicted, or tunnel shutdown); the relay destroys it later.
   void close();
+  // Fails the flow if the proxy has not answered its UDP ASSOCIATE within the connect timeout.
+  void check_deadline(uint64_t now_ms);
 
   const net::Endpoint& app() const { return app_; }
   uint64_t last_activity_ms() const { return last_activity_ms_; }
@@ -69,6 +71,7 @@ class UdpSession {
   std::vector<Queued> queue_;
   size_t queued_bytes_ = 0;
   uint64_t last_activity_ms_ = 0;
+  uint64_t started_ms_ = 0;
   uint32_t next_packet_id_ = 0;
   // Fake-IP destinations this flow sent to (held in the pool while the flow lives), and the
   // last one: the proxy answers from the real address, which the app never saw.

@@ -45,8 +45,8 @@ void Pipelining::stop() {
 }
 
 void Pipelining::handshake_failed() {
-  if (state_ != State::kAllowed && state_ != State::kRefused) return;
-  if (uv_now(loop_) < verdict_ms_ + kReprobePauseMs) return;
+  // Only pipelining can have made a handshake fail; without it, failures are the proxy's own.
+  if (state_ != State::kAllowed || uv_now(loop_) < verdict_ms_ + kReprobePauseMs) return;
   log::debug("a handshake with proxy {} failed: probing pipelining again", proxy_.display_name);
   state_ = State::kUnknown;
   next_probe_ms_ = 0;

@@ -30,9 +30,9 @@ class Pipelining {
   bool usable();
   // Cancels a running probe; handshakes no longer pipeline.
   void stop();
-  // A handshake could not reach the proxy, was cut, or got no reply in time. The proxy may
-  // have come back as another server (or never read a pipelined request after all), so the
-  // verdict is taken again by a new probe, not sooner than a pause after the last one.
+  // A handshake could not reach the proxy, was cut, or got no reply in time. If handshakes
+  // pipeline, the proxy may have come back as another server, so a new probe decides again
+  // (not sooner than a pause after the last verdict).
   void handshake_failed();
 
  private:

@@ -3,6 +3,7 @@
 # --tcp-connect-timeout 2: the app's connect() is refused after ~2 s instead of hanging
 # (limit SILENT_LIMIT_MS), tcp_failed counts it, and nothing stays active. Then 200 such
 # connections at once: all refused within the limit, RSS growth bounded, tcp_active back to 0.
+# A UDP datagram's association times out the same way and the app gets ICMP port unreachable.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -73,6 +74,20 @@ assert_memory_below $((rss_peak - rss_idle)) $((SILENT_RSS_GROWTH_KIB + 1)) \
   "peak RSS growth with $CONNS connections waiting on the silent proxy"
 assert_memory_below $((rss_end - rss_idle)) $((SILENT_RSS_GROWTH_KIB + 1)) \
   "RSS growth after the $CONNS connections ended"
+
+# UDP: setting up the association has the same deadline. The app's datagram is then answered
+# with ICMP port unreachable, as when a proxy refuses UDP.
+out=$(udp_client refused --host "$HOST_V4" --port "$UDP_ECHO_PORT" --timeout 10) ||
+  fail "UDP via the silent proxy was not refused within 10 s: $out"
+log "UDP via the silent proxy: $out"
+ms=$(json_field "$out" ms)
+ms=${ms%.*}  # whole milliseconds
+((ms >= CONNECT_TIMEOUT * 1000 - 200)) || fail "UDP refused after ${ms} ms, before the connect timeout"
+((ms <= SILENT_LIMIT_MS)) || fail "UDP refused only after ${ms} ms (limit $SILENT_LIMIT_MS)"
+figure udp_refused_ms "$ms"
+grep -q "UDP ASSOCIATE failed: no answer within $CONNECT_TIMEOUT s" "$TUN_LOG" ||
+  fail "no log line for the unanswered UDP ASSOCIATE"
+assert_counter_ge "$(tunnel_counters)" udp_flows_failed 1
 
 # The proxy's side was closed too: blackhole holds no connection from the tunnel any more.
 held=$(in_net ss -Htn state established "sport = :$SILENT_PORT" | wc -l)
