@@ -195,11 +195,9 @@ void Relay::sweep() {
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
   for (TcpSession* session : all) session->check_deadline(now);
-  // Likewise for UDP flows whose association is still being set up.
-  std::vector<UdpSession*> flows;
-  flows.reserve(udp_lru_.size());
-  for (UdpSession* flow : udp_lru_) flows.push_back(flow);
-  for (UdpSession* flow : flows) flow->check_deadline(now);
+  // Likewise for UDP flows whose association is still being set up. A flow that fails takes
+  // only itself out of the list, after the iterator has moved past it.
+  for (auto it = udp_lru_.begin(); it != udp_lru_.end();) (*it++)->check_deadline(now);
   dns_->sweep(now);
   // The LRU list is ordered by activity: expired flows are all at its front.
   while (!udp_lru_.empty() &&
