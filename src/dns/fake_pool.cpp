@@ -168,10 +168,7 @@ std::optional<std::string> FakePool::name_for(const net::IpAddress& address) {
 }
 
 bool FakePool::contains(const net::IpAddress& address) const {
-  const bool v4 = address.family == net::Family::kIpv4;
-  const net::Family family = address.family;
-  const int prefix = clamped_prefix(v4 ? ipv4_ : ipv6_, family);
-  return network_of(address, family, prefix) == (v4 ? v4_.network : v6_.network);
+  return (address.family == net::Family::kIpv4 ? ipv4_ : ipv6_).contains(address);
 }
 
 void FakePool::hold(const net::IpAddress& address) {

@@ -113,15 +113,13 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
     return false;
   }
   udp_->data = this;
-  if (const auto& prepare = relay_.options().proxy.prepare_socket) {
-    uv_os_fd_t fd{};
-    uv_fileno(reinterpret_cast<const uv_handle_t*>(udp_), &fd);
-    if (std::string problem = prepare(fd); !problem.empty()) {
-      log::warn("udp {}: {}", app_.to_string(), problem);
-      close_udp(udp_);
-      udp_ = nullptr;
-      return false;
-    }
+  if (std::string problem =
+          relay_.options().proxy.prepare(reinterpret_cast<const uv_handle_t*>(udp_));
+      !problem.empty()) {
+    log::warn("udp {}: {}", app_.to_string(), problem);
+    close_udp(udp_);
+    udp_ = nullptr;
+    return false;
   }
   sockaddr_storage remote = net::to_sockaddr(relay_endpoint);
   rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);

@@ -21,6 +21,15 @@ std::string uv_text(int code) {
 
 }  // namespace
 
+std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
+  if (!prepare_socket) return {};
+  uv_os_fd_t fd{};
+  if (int rc = uv_fileno(handle, &fd); rc != 0) {
+    return "cannot get the socket of a handle: " + uv_text(rc);
+  }
+  return prepare_socket(fd);
+}
+
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
                      Destination destination, Callback done, bool pipelined)
     : loop_(loop),
@@ -46,13 +55,10 @@ void Connector::start() {
     fail_later("cannot create a socket (out of file descriptors?)");
     return;
   }
-  if (proxy_.prepare_socket) {
-    uv_os_fd_t fd{};
-    uv_fileno(reinterpret_cast<const uv_handle_t*>(socket_->handle()), &fd);
-    if (std::string problem = proxy_.prepare_socket(fd); !problem.empty()) {
-      fail_later(problem);
-      return;
-    }
+  if (std::string problem = proxy_.prepare(reinterpret_cast<const uv_handle_t*>(socket_->handle()));
+      !problem.empty()) {
+    fail_later(problem);
+    return;
   }
   socket_->set_owner(this);
   uv_tcp_nodelay(socket_->handle(), 1);

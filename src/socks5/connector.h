@@ -26,6 +26,9 @@ struct ProxyConfig {
   // Runs on every new socket to the proxy (TCP and UDP) before it connects; returns an empty
   // string or why the socket cannot be used (e.g. marking it failed).
   std::function<std::string(int fd)> prepare_socket;
+
+  // Runs prepare_socket, if set, on the socket of `handle` (a TCP or UDP handle that has one).
+  std::string prepare(const uv_handle_t* handle) const;
 };
 
 enum class ConnectStatus {
