@@ -297,7 +297,7 @@ int run_tunnel(const Config& given) {
   }
   log::info("ready: device {}, mtu {}, IPv4 {}, IPv6 {}, proxy {}",
             config.device_fd ? "fd://" + std::to_string(*config.device_fd) : config.device_name,
-            config.mtu, config.ipv4.to_string(), config.ipv6 ? config.ipv6->to_string() : "off",
+            config.mtu, config.ipv4, config.ipv6 ? config.ipv6->to_string() : "off",
             config.proxy.redacted());
   tunnel.run();
   system.teardown();  // before the device goes, so traffic never meets a half-removed set

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <concepts>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace t2s::log {
@@ -43,4 +45,18 @@ void error(fmt::format_string<Args...> f, Args&&... a) {
   emit(Level::kError, f, std::forward<Args>(a)...);
 }
 
+// Values with a to_string() member (addresses, endpoints) go into a message as they are and
+// are converted only when the message is written, not on every filtered-out call.
+template <typename T>
+concept HasToString = requires(const T& value) {
+  { value.to_string() } -> std::convertible_to<std::string>;
+};
+
 }  // namespace t2s::log
+
+template <t2s::log::HasToString T>
+struct fmt::formatter<T> : fmt::formatter<std::string_view> {
+  auto format(const T& value, fmt::format_context& context) const {
+    return fmt::formatter<std::string_view>::format(value.to_string(), context);
+  }
+};

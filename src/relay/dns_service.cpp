@@ -37,7 +37,7 @@ bool DnsService::handle(const net::UdpPacketView& datagram) {
   auto query = dns::parse_query(datagram.payload);
   if (!query) {
     ++counters_.failed;
-    log::debug("dns: malformed query from {}: {}", datagram.source.to_string(), query.error());
+    log::debug("dns: malformed query from {}: {}", datagram.source, query.error());
     if (auto id = dns::message_id(datagram.payload)) {
       dns::Query partial;
       partial.id = *id;

@@ -78,7 +78,7 @@ void Relay::on_tcp_request(const stack::TcpRequest& request) {
   } else if (unknown) {
     ++counters_.tcp_failed;
     log::debug("tcp {} -> {}: fake address with no name (expired, or from before a restart)",
-               request.app.to_string(), request.destination.to_string());
+               request.app, request.destination);
     stack_->refuse(request.id);
     return;
   }
@@ -161,7 +161,7 @@ void Relay::on_udp_packet(std::span<const uint8_t> packet) {
     found = udp_flows_.emplace(view->source, std::move(session)).first;
     ++counters_.udp_flows_opened;
     ++counters_.udp_flows_active;
-    log::debug("udp {}: new flow", view->source.to_string());
+    log::debug("udp {}: new flow", view->source);
     raw->start();
   }
   found->second->send(view->destination, view->payload, packet);
@@ -203,7 +203,7 @@ void Relay::sweep() {
   while (!udp_lru_.empty() &&
          now - udp_lru_.front()->last_activity_ms() >= options_.udp_timeout_ms) {
     ++counters_.udp_flows_expired;
-    log::debug("udp {}: idle, closing", udp_lru_.front()->app().to_string());
+    log::debug("udp {}: idle, closing", udp_lru_.front()->app());
     udp_lru_.front()->close();
   }
 }

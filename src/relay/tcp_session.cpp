@@ -45,8 +45,7 @@ uint64_t TcpSession::now() const {
 
 void TcpSession::start() {
   started_ms_ = last_activity_ms_ = now();
-  log::debug("tcp {} -> {}: connecting through proxy", request_.app.to_string(),
-             request_.destination.to_string());
+  log::debug("tcp {} -> {}: connecting through proxy", request_.app, request_.destination);
   connector_ = relay_.connect_proxy(
       socks5::Command::kConnect, proxy_destination_,
       [this](const socks5::ConnectOutcome& outcome) { on_proxy_ready(outcome); });
@@ -59,8 +58,7 @@ void TcpSession::on_proxy_ready(const socks5::ConnectOutcome& outcome) {
     std::string reason = outcome.detail;
     if (outcome.status == socks5::ConnectStatus::kRequestRejected) {
       // The proxy works but the destination failed: the app's own error says so already.
-      log::debug("tcp {} -> {}: proxy reply: {}", request_.app.to_string(),
-                 request_.destination.to_string(), reason);
+      log::debug("tcp {} -> {}: proxy reply: {}", request_.app, request_.destination, reason);
     } else {
       relay_.report_proxy_failure(reason);
     }
@@ -82,7 +80,7 @@ void TcpSession::on_accepted(std::unique_ptr<stack::TcpConnection> app) {
   app_ = std::move(app);
   app_->set_handler(this);
   last_activity_ms_ = now();
-  log::debug("tcp {} -> {}: relaying", request_.app.to_string(), request_.destination.to_string());
+  log::debug("tcp {} -> {}: relaying", request_.app, request_.destination);
   drain_pending_down();
 }
 
@@ -137,8 +135,8 @@ void TcpSession::on_proxy_write_done(size_t bytes, int status) {
   if (ended_) return;
   bytes_in_flight_ -= bytes;
   if (status != 0) {
-    log::debug("tcp {} -> {}: proxy write failed: {}", request_.app.to_string(),
-               request_.destination.to_string(), uv_strerror(status));
+    log::debug("tcp {} -> {}: proxy write failed: {}", request_.app, request_.destination,
+               uv_strerror(status));
     end_with_reset(nullptr);
     return;
   }
@@ -202,8 +200,8 @@ void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
     uv_read_stop(proxy_->stream());
     reading_proxy_ = false;
     if (nread != UV_EOF) {
-      log::debug("tcp {} -> {}: proxy connection failed: {}", request_.app.to_string(),
-                 request_.destination.to_string(), uv_strerror(static_cast<int>(nread)));
+      log::debug("tcp {} -> {}: proxy connection failed: {}", request_.app, request_.destination,
+                 uv_strerror(static_cast<int>(nread)));
       end_with_reset(nullptr);
       return;
     }
@@ -265,8 +263,7 @@ void TcpSession::maybe_finish() {
 
 void TcpSession::on_tcp_error(stack::TcpError error) {
   if (ended_) return;
-  log::debug("tcp {} -> {}: {}", request_.app.to_string(), request_.destination.to_string(),
-             stack::to_string(error));
+  log::debug("tcp {} -> {}: {}", request_.app, request_.destination, stack::to_string(error));
   ++relay_.mutable_counters().tcp_reset;
   // The app's side is gone already; pass the reset on to the proxy's side.
   if (proxy_) proxy_->reset_on_close();
@@ -286,8 +283,8 @@ void TcpSession::check_deadline(uint64_t now_ms) {
     // With proxy_ set, the app never finished the handshake we allowed: it gave up.
     end_with_reset(nullptr);
   } else if (app_ && now_ms - last_activity_ms_ >= options.idle_timeout_ms) {
-    log::debug("tcp {} -> {}: idle for {} s, closing", request_.app.to_string(),
-               request_.destination.to_string(), options.idle_timeout_ms / 1000);
+    log::debug("tcp {} -> {}: idle for {} s, closing", request_.app, request_.destination,
+               options.idle_timeout_ms / 1000);
     end_with_reset(nullptr);
   }
 }
@@ -300,7 +297,7 @@ void TcpSession::abort() {
 void TcpSession::end_with_reset(const char* why) {
   if (ended_) return;
   if (why != nullptr) {
-    log::debug("tcp {} -> {}: {}", request_.app.to_string(), request_.destination.to_string(), why);
+    log::debug("tcp {} -> {}: {}", request_.app, request_.destination, why);
   }
   if (proxy_) proxy_->reset_on_close();
   if (app_) {

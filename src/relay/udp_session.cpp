@@ -94,7 +94,7 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
     end();
     return;
   }
-  log::debug("udp {}: associated, proxy relay at {}", app_.to_string(), relay_endpoint.to_string());
+  log::debug("udp {}: associated, proxy relay at {}", app_, relay_endpoint);
   std::vector<Queued> queued = std::move(queue_);
   queue_.clear();
   queued_bytes_ = 0;
@@ -107,7 +107,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   local.ss_family = relay_endpoint.address.is_v4() ? AF_INET : AF_INET6;
   int rc = uv_udp_init_ex(relay_.loop(), udp_, local.ss_family);
   if (rc != 0) {
-    log::warn("udp {}: cannot create a socket: {}", app_.to_string(), uv_strerror(rc));
+    log::warn("udp {}: cannot create a socket: {}", app_, uv_strerror(rc));
     delete udp_;
     udp_ = nullptr;
     return false;
@@ -116,7 +116,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   if (std::string problem =
           relay_.options().proxy.prepare(reinterpret_cast<const uv_handle_t*>(udp_));
       !problem.empty()) {
-    log::warn("udp {}: {}", app_.to_string(), problem);
+    log::warn("udp {}: {}", app_, problem);
     close_udp(udp_);
     udp_ = nullptr;
     return false;
@@ -133,8 +133,8 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
         on_udp_receive);
   }
   if (rc != 0) {
-    log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_.to_string(),
-              relay_endpoint.to_string(), uv_strerror(rc));
+    log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_, relay_endpoint,
+              uv_strerror(rc));
     close_udp(udp_);
     udp_ = nullptr;
     return false;
@@ -226,7 +226,7 @@ void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
 void UdpSession::on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* self = io::TcpSocket::owner_of<UdpSession>(stream);
   if (self == nullptr || nread >= 0) return;  // the proxy has nothing to say on it: ignore
-  log::debug("udp {}: proxy closed the association", self->app_.to_string());
+  log::debug("udp {}: proxy closed the association", self->app_);
   self->end();
 }
 

@@ -1,10 +1,16 @@
 // Connector: the SOCKS5 client handshake as a small state machine driven by libuv callbacks.
 #include "socks5/connector.h"
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 namespace t2s::socks5 {
 namespace {
+
+// The fewest bytes a whole pipelined answer can take: the method selection (2) and the
+// shortest reply (4-byte head, a domain length byte, an empty name, a port).
+constexpr int kPipelinedAnswerMinimum = 2 + 4 + 1 + 2;
 
 struct ConnectRequest {
   uv_connect_t request{};
@@ -117,8 +123,21 @@ void Connector::on_connected(int status) {
     greeting.insert(greeting.end(), request.begin(), request.end());
   }
   send(std::move(greeting));
+  // The method selection usually arrives long before the reply (the proxy connects to the
+  // destination in between); a low-water mark lets both wake the loop once, not twice.
+  if (pipelined_) set_receive_low_water(kPipelinedAnswerMinimum);
   int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
   if (rc != 0) finish(ConnectStatus::kProxyUnreachable, "cannot read from proxy: " + uv_text(rc));
+}
+
+void Connector::set_receive_low_water(int bytes) {
+  uv_os_fd_t fd{};
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(socket_->handle()), &fd) != 0) return;
+  // Best effort: without it the answer just takes one more wake-up. EOF and errors wake the
+  // loop whatever the mark.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) {
+    low_water_raised_ = bytes > 1;
+  }
 }
 
 void Connector::send(std::vector<uint8_t> bytes) {
@@ -168,6 +187,8 @@ void Connector::on_read(ssize_t nread, const uv_buf_t*) {
     return;
   }
   buffered_ += static_cast<size_t>(nread);
+  // Back to waking on every byte: the rest of a reply, and the relay afterwards, may be short.
+  if (low_water_raised_ && nread > 0) set_receive_low_water(1);
   process();
 }
 

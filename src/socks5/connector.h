@@ -75,6 +75,7 @@ class Connector {
   void process();
   void send(std::vector<uint8_t> bytes);
   void send_request();
+  void set_receive_low_water(int bytes);
   void finish(ConnectStatus status, std::string detail, uint8_t reply_code = 0);
   // Reports a failure on a later loop turn: `done` may destroy this Connector, so it must not
   // run inside a call chain that goes on afterwards.
@@ -91,6 +92,7 @@ class Connector {
   std::unique_ptr<io::TcpSocket> socket_;
   Phase phase_ = Phase::kConnecting;
   bool pipelined_;
+  bool low_water_raised_ = false;  // SO_RCVLOWAT is above 1 on the socket
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
   std::array<uint8_t, 2048> buffer_{};
   size_t buffered_ = 0;

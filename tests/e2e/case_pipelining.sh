@@ -5,7 +5,9 @@
 # the probe gets no reply, connections made meanwhile and afterwards still work, and their
 # greeting and request go out separately. --proxy-pipelining off sends no probe. A proxy
 # replaced by another server on the same port: the first pipelined handshake that stalls makes
-# the tunnel probe again, and later connections work.
+# the tunnel probe again, and later connections work. A proxy that writes its answer in pieces
+# (the tunnel waits for a whole pipelined answer before waking, then for every byte): GETs
+# complete in the time the pieces take, not at the connect timeout.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -87,4 +89,25 @@ capture_gets "$PROXY_PORT" 2
 [[ " $SEGMENTS" != *" 13 "* ]] || fail "handshakes to the swapped-in microsocks pipelined: $SEGMENTS"
 stop_tunnel_ok
 kill_pid "$swap_pid" 3
+
+# Answers in pieces of 2, 3, 4, then 1, 1, 1 bytes, 100 ms apart: the first 9 bytes wake the
+# tunnel once; the last three must each be read, although fewer than a whole answer.
+TRICKLE_PORT=1084
+start_bg "$NET_NS" "$HARNESS_TMP/trickle.log" python3 "$TCP_PEER" trickle --bind "$NET_V4" \
+  --port "$TRICKLE_PORT" --chunks 2,3,4,1,1,1 --gap-ms 100 --seconds 120
+trickle_pid=$HARNESS_BG_PID
+wait_port "$NET_NS" "$TRICKLE_PORT" "$trickle_pid" "trickling SOCKS5 server"
+start_tunnel --proxy "socks5://$NET_V4:$TRICKLE_PORT" --tcp-connect-timeout 5
+wait_until 5 "the pipelining verdict" grep -q 'reads a request sent behind the greeting' "$TUN_LOG" ||
+  fail "no pipelining verdict for the trickling server: $(grep -i greeting "$TUN_LOG")"
+for i in 1 2; do
+  t0=$(now_ms)
+  fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET $i through the trickling server failed"
+  took=$(($(now_ms) - t0))
+  assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, GET $i through the trickling server"
+  log "GET $i through the trickling server: $took ms"
+  ((took >= 500 && took < 2500)) || fail "GET $i took $took ms; the answer takes 500 ms to arrive"
+done
+stop_tunnel_ok
+kill_pid "$trickle_pid" 3
 log "PASS"

@@ -22,6 +22,7 @@ import os
 import random
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -521,6 +522,80 @@ def run_blackhole(args):
                     conn.close()
 
 
+def run_trickle(args):
+    """A minimal no-auth SOCKS5 server (CONNECT only, server, net namespace) that writes its
+    answer (method selection and reply together) in pieces: --chunks sizes, --gap-ms apart,
+    then relays both ways. A CONNECT to 0.0.0.0 (the tunnel's pipelining probe) gets reply 4
+    at once. Exits after --seconds."""
+    chunks = [int(x) for x in args.chunks.split(",")]
+
+    def recv_exact(conn, n):
+        data = b""
+        while len(data) < n:
+            piece = conn.recv(n - len(data))
+            if not piece:
+                raise ValueError("client closed during the handshake")
+            data += piece
+        return data
+
+    def pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def handle(conn):
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            head = recv_exact(conn, 2)
+            recv_exact(conn, head[1])  # the offered methods; "no authentication" is assumed
+            ver, cmd, _, atyp = recv_exact(conn, 4)
+            if ver != 5 or cmd != 1 or atyp not in (1, 4):
+                return
+            host = socket.inet_ntop(socket.AF_INET if atyp == 1 else socket.AF_INET6,
+                                    recv_exact(conn, 4 if atyp == 1 else 16))
+            port = struct.unpack("!H", recv_exact(conn, 2))[0]
+            if host == "0.0.0.0":
+                conn.sendall(b"\x05\x00\x05\x04\x00\x01" + bytes(6))
+                return
+            upstream = socket.create_connection((host, port), timeout=5)
+            upstream.settimeout(None)
+            answer = b"\x05\x00\x05\x00\x00\x01" + socket.inet_aton(args.bind) + b"\x04\x38"
+            sent = 0
+            for size in chunks:
+                if sent:
+                    time.sleep(args.gap_ms / 1000)
+                conn.sendall(answer[sent:sent + size])
+                sent += size
+            conn.sendall(answer[sent:])
+            back = threading.Thread(target=pump, args=(upstream, conn), daemon=True)
+            back.start()
+            pump(conn, upstream)
+            back.join()
+            upstream.close()
+
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind((args.bind, args.port))
+    lsock.listen(64)
+    lsock.settimeout(1.0)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    print("tcp_peer trickle listening on %s:%d" % (args.bind, args.port), file=sys.stderr,
+          flush=True)
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        try:
+            conn, _ = lsock.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
 def client_connfail(args):
     """Opens --conns connections at once (non-blocking) and records how and when each ends:
     refused, reset, timed out (still pending at --deadline) or connected. Prints counts and the
@@ -832,6 +907,12 @@ def main():
     s.add_argument("--max-conns", type=int, default=2000)
     s.add_argument("--seconds", type=float, default=600.0)
     s.add_argument("--verbose", action="store_true")
+    s = sub.add_parser("trickle")
+    s.add_argument("--bind", default="0.0.0.0")
+    s.add_argument("--port", type=int, default=1084)
+    s.add_argument("--chunks", default="2,3,4,1,1,1")
+    s.add_argument("--gap-ms", type=int, default=100)
+    s.add_argument("--seconds", type=float, default=600.0)
     p = client("connfail")
     p.add_argument("--conns", type=int, default=1)
     p.add_argument("--deadline", type=float, default=10.0)
@@ -855,7 +936,7 @@ def main():
     handlers = {"server": run_server, "httpd": run_httpd, "sink": client_sink, "source": client_source,
                 "halfclose": client_halfclose, "echo": client_echo,
                 "concurrent": client_concurrent, "hold": client_hold,
-                "httpget": client_httpget, "blackhole": run_blackhole,
+                "httpget": client_httpget, "blackhole": run_blackhole, "trickle": run_trickle,
                 "connfail": client_connfail, "stall": client_stall,
                 "download": client_download, "aecho": run_aecho, "many": client_many}
     try:
