@@ -55,6 +55,7 @@ class Tunnel {
   ~Tunnel() { uv_loop_close(&loop_); }
 
   bool start(relay::RelayOptions relay_options, std::string& error) {
+    platform::keep_freed_memory_for_reuse();
     relay_ = std::make_unique<relay::Relay>(&loop_, std::move(relay_options));
     stack::StackOptions stack_options;
     stack_options.mtu = device_->mtu();
@@ -140,14 +141,19 @@ class Tunnel {
 
   void on_timer() {
     stack_->check_timeouts();
-    // Once traffic has stopped (no connection or flow left), give the memory a burst needed
-    // back to the system: otherwise RSS stays at its peak.
+    // Freed memory is kept for reuse while traffic flows (keep_freed_memory_for_reuse). Once
+    // it is quiet (under 1 MiB relayed in 10 s; idle connections may stay open), give what a
+    // burst needed back to the system: otherwise RSS stays at its peak.
     constexpr int kTicksPerCheck = 40;  // 10 s
+    constexpr uint64_t kQuietBytes = 1 << 20;
     if (++ticks_ % kTicksPerCheck != 0) return;
     const relay::RelayCounters& counters = relay_->counters();
+    uint64_t bytes =
+        counters.bytes_up + counters.bytes_down + counters.udp_bytes_up + counters.udp_bytes_down;
     uint64_t packets = stack_->counters().packets_in;
-    if (counters.tcp_active == 0 && counters.udp_flows_active == 0 &&
-        packets != packets_at_last_release_) {
+    bool quiet = bytes - bytes_at_last_check_ < kQuietBytes;
+    bytes_at_last_check_ = bytes;
+    if (quiet && packets != packets_at_last_release_) {
       packets_at_last_release_ = packets;
       platform::release_free_memory();
     }
@@ -200,6 +206,7 @@ class Tunnel {
   std::vector<uv_signal_t*> signals_;
   uint64_t ticks_ = 0;
   uint64_t packets_at_last_release_ = 0;
+  uint64_t bytes_at_last_check_ = 0;
 };
 
 // Every relayed connection holds a socket, and every UDP flow two: lift the soft descriptor
