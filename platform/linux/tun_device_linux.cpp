@@ -1,6 +1,9 @@
 // Linux TUN device: /dev/net/tun with IFF_TUN | IFF_NO_PI, configured through ioctl on a
 // helper socket. A device we create is non-persistent, so the kernel removes it when our
-// descriptor closes, even after a crash.
+// descriptor closes, even after a crash. It also has IFF_VNET_HDR with checksum offload
+// (TUN_F_CSUM): the apps' TCP and UDP leave their checksums to us instead of computing them
+// (and segmenting in software with checksums), and a header on each packet says so; we then
+// skip verifying them. No segmentation offload: lwIP takes one MTU-sized packet at a time.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -11,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -20,6 +24,23 @@ namespace t2s::platform {
 namespace {
 
 constexpr int kTransmitQueueLength = 4096;
+// Largest virtio-net header we take (the kernel's default is 10 bytes, 12 with num_buffers).
+constexpr size_t kMaxHeaderSize = 32;
+
+// The start of struct virtio_net_hdr (linux/virtio_net.h, a fixed ABI; the header itself does
+// not compile as C++), in the device's byte order, which matters for none of the fields we use.
+struct VirtioNetHeader {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t header_length;
+  uint16_t gso_size;
+  uint16_t checksum_start;
+  uint16_t checksum_offset;
+};
+static_assert(sizeof(VirtioNetHeader) == 10);
+constexpr uint8_t kHeaderNeedsChecksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr uint8_t kHeaderDataValid = 2;      // VIRTIO_NET_HDR_F_DATA_VALID
+constexpr uint8_t kHeaderGsoNone = 0;        // VIRTIO_NET_HDR_GSO_NONE
 
 std::string errno_text(int code) {
   return std::strerror(code);
@@ -59,8 +80,9 @@ bool set_nonblocking(int fd) {
 
 class LinuxTunDevice final : public TunDevice {
  public:
-  LinuxTunDevice(int fd, std::string name, int mtu, bool created)
-      : fd_(fd), name_(std::move(name)), mtu_(mtu), created_(created) {}
+  // `header_size`: the virtio-net header before each packet (IFF_VNET_HDR), or 0.
+  LinuxTunDevice(int fd, std::string name, int mtu, bool created, size_t header_size)
+      : fd_(fd), name_(std::move(name)), mtu_(mtu), created_(created), header_size_(header_size) {}
   ~LinuxTunDevice() override { ::close(fd_); }
 
   const std::string& name() const override { return name_; }
@@ -69,21 +91,44 @@ class LinuxTunDevice final : public TunDevice {
   int pollable_fd() const override { return fd_; }
 
   ReadResult read_packet(std::span<uint8_t> buffer) override {
-    ssize_t n = ::read(fd_, buffer.data(), buffer.size());
-    if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n), 0};
-    if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
-    return {IoStatus::kError, 0, errno};
+    if (header_size_ == 0) {
+      ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+      if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n), 0};
+      if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
+      return {IoStatus::kError, 0, errno};
+    }
+    std::array<uint8_t, kMaxHeaderSize> raw{};
+    iovec vec[2] = {{raw.data(), header_size_}, {buffer.data(), buffer.size()}};
+    ssize_t n = ::readv(fd_, vec, 2);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
+      return {IoStatus::kError, 0, errno};
+    }
+    VirtioNetHeader header{};
+    std::memcpy(&header, raw.data(), sizeof header);
+    // A short read or a segmentation-offload packet (never asked for) reads as an empty
+    // packet, which the stack counts as malformed.
+    if (static_cast<size_t>(n) < header_size_ || header.gso_type != kHeaderGsoNone) {
+      return {IoStatus::kOk, 0, 0};
+    }
+    return {IoStatus::kOk, static_cast<size_t>(n) - header_size_, 0,
+            (header.flags & (kHeaderNeedsChecksum | kHeaderDataValid)) != 0};
   }
 
   IoStatus write_packet(std::span<const std::span<const uint8_t>> parts) override {
     constexpr size_t kMaxParts = 64;
-    iovec vec[kMaxParts];
+    iovec vec[kMaxParts + 1];
     if (parts.size() > kMaxParts) return IoStatus::kError;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      vec[i].iov_base = const_cast<uint8_t*>(parts[i].data());
-      vec[i].iov_len = parts[i].size();
+    // Our packets carry complete checksums: an all-zero header (no flags, no GSO).
+    static const std::array<uint8_t, kMaxHeaderSize> kPlainHeader{};
+    size_t count = 0;
+    if (header_size_ != 0) {
+      vec[count++] = {const_cast<uint8_t*>(kPlainHeader.data()), header_size_};
     }
-    ssize_t n = ::writev(fd_, vec, static_cast<int>(parts.size()));
+    for (const auto& part : parts) {
+      vec[count++] = {const_cast<uint8_t*>(part.data()), part.size()};
+    }
+    ssize_t n = ::writev(fd_, vec, static_cast<int>(count));
     if (n >= 0) return IoStatus::kOk;
     return (errno == EAGAIN || errno == EINTR) ? IoStatus::kWouldBlock : IoStatus::kError;
   }
@@ -93,6 +138,7 @@ class LinuxTunDevice final : public TunDevice {
   std::string name_;
   int mtu_;
   bool created_;
+  size_t header_size_;
 };
 
 bool configure_ipv4(int sock, const std::string& name, const InterfaceAddress& address,
@@ -160,7 +206,16 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
           "cannot make descriptor " + std::to_string(fd) + " non-blocking: " + errno_text(errno);
       return nullptr;
     }
-    return std::make_unique<LinuxTunDevice>(fd, request.ifr_name, options.mtu, false);
+    // Used as it is: with a virtio-net header only if its creator asked for one.
+    int header_size = 0;
+    if ((request.ifr_flags & IFF_VNET_HDR) != 0 &&
+        (::ioctl(fd, TUNGETVNETHDRSZ, &header_size) != 0 || header_size < 10 ||
+         static_cast<size_t>(header_size) > kMaxHeaderSize)) {
+      error = "descriptor " + std::to_string(fd) + " has an unsupported virtio-net header";
+      return nullptr;
+    }
+    return std::make_unique<LinuxTunDevice>(fd, request.ifr_name, options.mtu, false,
+                                            static_cast<size_t>(header_size));
   }
 
   if (options.name.size() >= IFNAMSIZ) {
@@ -178,7 +233,7 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
     return nullptr;
   }
   ifreq request{};
-  request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  request.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
   std::strncpy(request.ifr_name, options.name.c_str(), IFNAMSIZ - 1);
   if (::ioctl(fd.get(), TUNSETIFF, &request) != 0) {
     error = "cannot " + std::string(existed ? "attach to" : "create") + " TUN device '" +
@@ -189,6 +244,10 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
     return nullptr;
   }
   std::string name = request.ifr_name;
+  // Best effort: without it the kernel computes every checksum before handing a packet over.
+  // Only on a device of our own: offload settings outlive us on a persistent one, and a later
+  // user without the header would read packets with their checksums missing.
+  if (!existed) ::ioctl(fd.get(), TUNSETOFFLOAD, TUN_F_CSUM);
 
   FdGuard sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) {
@@ -219,7 +278,8 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
     error = "cannot bring " + name + " up: " + errno_text(errno);
     return nullptr;
   }
-  return std::make_unique<LinuxTunDevice>(fd.release(), name, options.mtu, !existed);
+  return std::make_unique<LinuxTunDevice>(fd.release(), name, options.mtu, !existed,
+                                          sizeof(VirtioNetHeader));
 }
 
 }  // namespace t2s::platform

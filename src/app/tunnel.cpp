@@ -135,7 +135,7 @@ class Tunnel {
         uv_stop(&loop_);
         return;
       }
-      stack_->input(spare_, result.size);
+      stack_->input(spare_, result.size, result.checksum_trusted);
     }
   }
 
@@ -183,7 +183,8 @@ class Tunnel {
         "udp_dropped_fragmented={} udp_dropped_unroutable={} udp_dropped_queue_full={} "
         "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
         "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
-        "syns_refused={} dns_answered_from_pool={} dns_forwarded={} dns_answered_upstream={} "
+        "packets_checksum_offloaded={} syns_refused={} dns_answered_from_pool={} dns_forwarded={} "
+        "dns_answered_upstream={} "
         "dns_failed={} dns_pool_size={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.tcp_over_limit, r.bytes_up,
         r.bytes_down, r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed,
@@ -191,8 +192,9 @@ class Tunnel {
         r.udp_bytes_up, r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed,
         r.udp_dropped_fragmented, r.udp_dropped_unroutable, r.udp_dropped_queue_full,
         r.udp_dropped_send_failed, s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out,
-        s.packets_malformed, s.packets_not_handled, s.packets_out_dropped, s.syns_refused,
-        d.answered_from_pool, d.forwarded, d.answered_upstream, d.failed, dns_pool_size);
+        s.packets_malformed, s.packets_not_handled, s.packets_out_dropped,
+        s.packets_checksum_offloaded, s.syns_refused, d.answered_from_pool, d.forwarded,
+        d.answered_upstream, d.failed, dns_pool_size);
   }
 
   const Config& config_;

@@ -21,9 +21,11 @@ struct UdpPacketView {
 
 // Parses one complete, unfragmented IPv4 or IPv6 packet carrying UDP. IPv6 extension headers
 // (hop-by-hop, routing, destination options) are skipped; a fragment header is an error
-// (reassemble first). Checks IP and UDP lengths, the IPv4 header checksum and the UDP
-// checksum (mandatory for IPv6; optional, zero = none, for IPv4). Errors say what is wrong.
-Result<UdpPacketView> parse_udp_packet(std::span<const uint8_t> packet);
+// (reassemble first). Checks IP and UDP lengths, the IPv4 header checksum and, unless
+// `checksum_trusted` (the OS vouched for it, see platform::ReadResult), the UDP checksum
+// (mandatory for IPv6; optional, zero = none, for IPv4). Errors say what is wrong.
+Result<UdpPacketView> parse_udp_packet(std::span<const uint8_t> packet,
+                                       bool checksum_trusted = false);
 
 // Builds the packet(s) carrying `payload` from `source` to `destination` (same family), with
 // IP and UDP checksums, TTL/hop limit 64. If the packet would exceed `mtu`, it is fragmented:

@@ -134,8 +134,8 @@ void Relay::reap() {
   retired_udp_.clear();
 }
 
-void Relay::on_udp_packet(std::span<const uint8_t> packet) {
-  auto view = net::parse_udp_packet(packet);
+void Relay::on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) {
+  auto view = net::parse_udp_packet(packet, checksum_trusted);
   if (!view) {
     ++counters_.udp_dropped_malformed;
     log::trace("udp: dropped a packet from the app: {}", view.error());

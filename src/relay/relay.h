@@ -73,7 +73,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void on_tcp_request(const stack::TcpRequest& request) override;
   bool on_tcp_accept(uint64_t request_id,
                      std::unique_ptr<stack::TcpConnection>& connection) override;
-  void on_udp_packet(std::span<const uint8_t> packet) override;
+  void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) override;
 
   // Resets every session and stops the sweep timer; the loop can then run out.
   void shutdown();

@@ -100,7 +100,7 @@ void source_and_destination(const pbuf* packet, bool is_v6, ip_addr_t& source,
 
 // Header length and checksum of the TCP segment following `header_length` bytes of IP header.
 bool valid_tcp_segment(pbuf* packet, uint16_t header_length, const ip_addr_t& source,
-                       const ip_addr_t& destination) {
+                       const ip_addr_t& destination, bool checksum_trusted) {
   if (packet->tot_len < header_length + TCP_HLEN) return false;
   auto segment_length = static_cast<uint16_t>(packet->tot_len - header_length);
   uint8_t offset_byte = 0;
@@ -108,6 +108,7 @@ bool valid_tcp_segment(pbuf* packet, uint16_t header_length, const ip_addr_t& so
   size_t tcp_header_length = static_cast<size_t>(offset_byte >> 4) * 4;
   if (tcp_header_length < TCP_HLEN || tcp_header_length > segment_length) return false;
 #if CHECKSUM_CHECK_TCP
+  if (checksum_trusted) return true;
   pbuf_remove_header(packet, header_length);
   u16_t sum = ip_chksum_pseudo(packet, IP_PROTO_TCP, segment_length, &source, &destination);
   pbuf_add_header_force(packet, header_length);
@@ -126,14 +127,14 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   }
   constexpr uint8_t kControlFlags = TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN;
   if ((peek.flags & kControlFlags) != TCP_SYN) {
-    input_tcp(state, packet, header_length, is_v6, 0);
+    input_tcp(state, packet, header_length, is_v6, 0, state.checksum_trusted);
     return;
   }
   ip_addr_t source;
   ip_addr_t destination;
   source_and_destination(packet, is_v6, source, destination);
   if (find_pcb(tcp_active_pcbs, source, destination, peek) != nullptr) {
-    input_tcp(state, packet, header_length, is_v6, 0);
+    input_tcp(state, packet, header_length, is_v6, 0, state.checksum_trusted);
     return;
   }
   // A new connection on the ports of one in TIME-WAIT (our side closed first): lwIP would
@@ -141,7 +142,7 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   if (tcp_pcb* old = find_pcb(tcp_tw_pcbs, source, destination, peek)) tcp_abort(old);
   // lwIP would validate the segment only once admitted: check it now, so a corrupt SYN never
   // costs a proxy connection.
-  if (!valid_tcp_segment(packet, header_length, source, destination)) {
+  if (!valid_tcp_segment(packet, header_length, source, destination, state.checksum_trusted)) {
     drop_malformed(state, packet);
     return;
   }
@@ -156,7 +157,8 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
     return;
   }
   uint64_t id = state.next_request_id++;
-  state.held_syns.emplace(id, HeldSyn{packet, header_length, is_v6, peek.sequence, key});
+  state.held_syns.emplace(
+      id, HeldSyn{packet, header_length, is_v6, peek.sequence, key, state.checksum_trusted});
   state.held_by_flow.emplace(key, id);
   state.acceptor->on_tcp_request({id, key.app, key.destination});
 }
@@ -170,7 +172,7 @@ std::span<const uint8_t> flatten(LwipState& state, const pbuf* packet) {
 }
 
 void deliver_udp(LwipState& state, pbuf* packet) {
-  state.udp->on_udp_packet(flatten(state, packet));
+  state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted);
   pbuf_free(packet);
 }
 
@@ -343,7 +345,7 @@ std::mt19937_64& random_engine() {
 }  // namespace
 
 void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6,
-               uint64_t request_id) {
+               uint64_t request_id, bool checksum_trusted) {
   netif* input = &state.interface;
   ip_data.current_netif = input;
   ip_data.current_input_netif = input;
@@ -364,7 +366,12 @@ void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v
   // which carries the request id to the accept callback (stack.cpp).
   state.listener->local_port = peek.destination_port;
   state.listener->callback_arg = reinterpret_cast<void*>(static_cast<uintptr_t>(request_id));
+  // lwIP checks checksums per interface; this packet's trust decides for this one call.
+  NETIF_SET_CHECKSUM_CTRL(input, checksum_trusted
+                                     ? NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_CHECK_TCP
+                                     : NETIF_CHECKSUM_ENABLE_ALL);
   tcp_input(packet, input);
+  NETIF_SET_CHECKSUM_CTRL(input, NETIF_CHECKSUM_ENABLE_ALL);
   state.listener->callback_arg = nullptr;
   clear_ip_data();
 }

@@ -240,9 +240,10 @@ InboundPacket Stack::allocate_packet() {
   return InboundPacket(pbuf_alloc(PBUF_RAW, static_cast<u16_t>(state_->mtu), PBUF_RAM));
 }
 
-void Stack::input(InboundPacket& packet, size_t length) {
+void Stack::input(InboundPacket& packet, size_t length, bool checksum_trusted) {
   if (packet.empty()) return;
   ++state_->lwip.counters.packets_in;
+  if (checksum_trusted) ++state_->lwip.counters.packets_checksum_offloaded;
   pbuf* buffer = nullptr;
   std::span<uint8_t> filled = packet.writable();
   if (length == 0 || length > filled.size()) {
@@ -258,13 +259,17 @@ void Stack::input(InboundPacket& packet, size_t length) {
     pbuf_realloc(buffer, static_cast<u16_t>(length));
   }
   // ip_input drops wrong versions; our hooks (lwip_hooks.cpp) take TCP for any destination.
+  // They run within this call, and read the flag for this packet.
+  state_->lwip.checksum_trusted = checksum_trusted;
   state_->lwip.interface.input(buffer, &state_->lwip.interface);
+  state_->lwip.checksum_trusted = false;
 }
 
 void Stack::admit(uint64_t request_id) {
   internal::HeldSyn held = take_held_syn(state_->lwip, request_id);
   if (held.packet == nullptr) return;
-  internal::input_tcp(state_->lwip, held.packet, held.header_length, held.is_v6, request_id);
+  internal::input_tcp(state_->lwip, held.packet, held.header_length, held.is_v6, request_id,
+                      held.checksum_trusted);
 }
 
 void Stack::refuse(uint64_t request_id) {

@@ -42,9 +42,10 @@ class TcpAcceptor {
 };
 
 // Receives the UDP packets that enter the device, whole (fragments already reassembled).
+// `checksum_trusted`: see Stack::input.
 class UdpReceiver {
  public:
-  virtual void on_udp_packet(std::span<const uint8_t> packet) = 0;
+  virtual void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) = 0;
 
  protected:
   ~UdpReceiver() = default;
@@ -62,12 +63,13 @@ struct StackOptions {
 struct StackCounters {
   uint64_t packets_in = 0;
   uint64_t packets_out = 0;
-  uint64_t packets_out_dropped = 0;  // the device refused a write (full or error)
-  uint64_t packets_malformed = 0;    // bad lengths, versions or header checksums
-  uint64_t packets_not_handled = 0;  // protocols the tunnel does not relay (dropped)
-  uint64_t syns_refused = 0;         // no room for another undecided connection attempt
-  uint64_t icmp_echo_replies = 0;    // pings answered locally
-  uint64_t icmp_dropped = 0;         // other ICMP, or echo requests with --icmp drop
+  uint64_t packets_out_dropped = 0;         // the device refused a write (full or error)
+  uint64_t packets_malformed = 0;           // bad lengths, versions or header checksums
+  uint64_t packets_checksum_offloaded = 0;  // TCP/UDP checksums the device vouched for
+  uint64_t packets_not_handled = 0;         // protocols the tunnel does not relay (dropped)
+  uint64_t syns_refused = 0;                // no room for another undecided connection attempt
+  uint64_t icmp_echo_replies = 0;           // pings answered locally
+  uint64_t icmp_dropped = 0;                // other ICMP, or echo requests with --icmp drop
 };
 
 // Writes one outbound packet given as consecutive parts. Returns false if it was dropped.
@@ -110,7 +112,9 @@ class Stack {
   // Processes the first `length` bytes of `packet` as one IPv4 or IPv6 packet. A packet much
   // smaller than its buffer is copied out, and `packet` stays usable for the next read, so
   // queued data never pins MTU-sized buffers; otherwise the buffer is consumed.
-  void input(InboundPacket& packet, size_t length);
+  // `checksum_trusted`: the device vouched for the TCP/UDP checksum, which is then not checked
+  // (it may hold only a partial sum; see platform::ReadResult).
+  void input(InboundPacket& packet, size_t length, bool checksum_trusted = false);
   // Answers a held SYN: lwIP completes the handshake, then on_tcp_accept follows.
   void admit(uint64_t request_id);
   // Answers a held SYN with a reset, so the app's connect() fails at once.

@@ -30,6 +30,7 @@ struct HeldSyn {
   bool is_v6 = false;
   uint32_t sequence = 0;  // the app's initial sequence number, for a refusing RST
   FlowKey key;
+  bool checksum_trusted = false;
 };
 
 struct LwipState {
@@ -39,6 +40,7 @@ struct LwipState {
   TcpAcceptor* acceptor = nullptr;
   UdpReceiver* udp = nullptr;
   IcmpEcho icmp_echo = IcmpEcho::kReply;
+  bool checksum_trusted = false;  // for the packet being input (see Stack::input)
   StackCounters counters;
   std::vector<uint8_t> scratch;  // flattens chained (reassembled) packets for UDP and ICMP
   uint64_t next_request_id = 1;
@@ -51,8 +53,9 @@ inline constexpr size_t kMaxHeldSyns = 16384;
 
 // Runs tcp_input for a validated IP packet whose TCP segment follows `header_length` bytes.
 // `request_id` tags the connection a held SYN opens, so the accept can be matched to it.
+// lwIP skips the TCP checksum when `checksum_trusted`.
 void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v6,
-               uint64_t request_id);
+               uint64_t request_id, bool checksum_trusted);
 // Writes a packet given as one buffer to the sink, counting it.
 void emit_flat(LwipState& state, std::span<const uint8_t> packet);
 // Frees every held SYN (at stack shutdown).

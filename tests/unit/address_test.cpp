@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "log/log.h"
+
 #include <string>
 
 namespace t2s::net {
@@ -313,6 +315,16 @@ TEST(EndpointTest, SockaddrRoundTrip) {
     EXPECT_EQ(storage.ss_family, endpoint.address.is_v4() ? AF_INET : AF_INET6);
     EXPECT_EQ(address_of(storage), endpoint.address) << text;
   }
+}
+
+TEST(EndpointTest, LogMessagesFormatThroughToString) {
+  auto v4 = IpAddress::parse("192.0.2.1");
+  auto v6 = IpAddress::parse("2001:db8::1");
+  ASSERT_TRUE(v4.ok() && v6.ok());
+  Endpoint app{v4.value(), 40000};
+  Endpoint destination{v6.value(), 443};
+  EXPECT_EQ(fmt::format("tcp {} -> {} via {}", app, destination, v4.value()),
+            "tcp 192.0.2.1:40000 -> [2001:db8::1]:443 via 192.0.2.1");
 }
 
 }  // namespace

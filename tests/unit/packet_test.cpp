@@ -327,6 +327,25 @@ TEST(ParseUdpPacketTest, RejectsBadUdpChecksum) {
   }
 }
 
+TEST(ParseUdpPacketTest, TrustedChecksumIsNotChecked) {
+  // With checksum offload the field holds only the pseudo-header's partial sum (or anything):
+  // the device vouched for it, so it is not checked. Lengths and the IPv4 header still are.
+  for (bool v6 : {false, true}) {
+    Bytes p = v6 ? ipv6_udp(kHello) : ipv4_udp(kHello);
+    const size_t udp = v6 ? 40 : 20;
+    p[udp + 6] ^= 0x5A;
+    EXPECT_FALSE(parse_udp_packet(p).ok()) << v6;
+    const auto r = parse_udp_packet(p, /*checksum_trusted=*/true);
+    ASSERT_TRUE(r.ok()) << v6 << " " << r.error();
+    EXPECT_EQ(to_bytes(r->payload), kHello);
+    p[udp + 5] = 3;  // UDP length below 8
+    EXPECT_FALSE(parse_udp_packet(p, true).ok()) << v6;
+  }
+  Bytes q = ipv4_udp(kHello);
+  q[8] = 63;  // TTL changed without fixing the IPv4 header checksum
+  EXPECT_FALSE(parse_udp_packet(q, true).ok());
+}
+
 TEST(ParseUdpPacketTest, Ipv4ZeroChecksumAccepted) {
   const Bytes p = ipv4_udp(kHello, {}, /*with_checksum=*/false);
   EXPECT_EQ(get16(p, 26), 0);

@@ -36,6 +36,10 @@ struct ReadResult {
   IoStatus status = IoStatus::kOk;
   size_t size = 0;  // packet length when kOk
   int error = 0;    // errno-style code when kError
+  // The OS vouches for the packet's TCP/UDP checksum: it comes from the local stack, which left
+  // the checksum to the device (offload), or was verified on arrival. The field may then hold
+  // only a partial sum, so it must not be checked.
+  bool checksum_trusted = false;
 };
 
 // False when the system has IPv6 turned off, so a new device cannot get an IPv6 address

@@ -96,6 +96,9 @@
 #define CHECKSUM_CHECK_ICMP 1
 #define CHECKSUM_CHECK_ICMP6 1
 #define LWIP_CHECKSUM_ON_COPY 1
+/* Checksum checks per interface, switched per packet: TCP checksums the device vouched for
+ * (checksum offload, see platform::ReadResult) are not checked. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 /* lwIP's portable checksum loops over 16-bit words; ours (net/checksum.cpp) is several times
  * faster and runs on every relayed byte. */
 #ifdef __cplusplus
