@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "log/log.h"
-
 #include <string>
+
+#include "log/log.h"
 
 namespace t2s::net {
 namespace {
