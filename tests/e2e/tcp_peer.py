@@ -413,14 +413,15 @@ def client_concurrent(args):
 
 
 def client_hold(args):
-    """Opens N echo connections, verifies each, writes the ready file, then holds them."""
+    """Opens N echo connections, verifies each, writes the ready file, then holds them.
+    --plain: the server is a plain echo server (aecho), so no header line is sent."""
     socks = []
     start = time.monotonic()
     for i in range(args.conns):
         try:
             sock = socket.create_connection((args.host, args.port), timeout=30)
             sock.settimeout(args.io_timeout)
-            sock.sendall(b"echo\nx")
+            sock.sendall(b"x" if args.plain else b"echo\nx")
             if sock.recv(1) != b"x":
                 die("hold: connection %d did not echo" % i)
         except OSError as exc:
@@ -895,6 +896,7 @@ def main():
     p.add_argument("--conns", type=int, default=1000)
     p.add_argument("--ready-file")
     p.add_argument("--hold-seconds", type=float, default=120.0)
+    p.add_argument("--plain", action="store_true")
     p = client("httpget", port=80)
     p.add_argument("--path", default="/1k.bin")
     p.add_argument("--seconds", type=float, default=10.0)

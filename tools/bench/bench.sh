@@ -337,6 +337,8 @@ tcp_settled() {
 
 # hold_rss N: opens N idle connections through the tunnel (one after another, each verified by an
 # echo) and records the tunnel's RSS and (RSS - idle RSS of this repetition's fresh tunnel) / N.
+# The echo server is tcp_peer aecho (asyncio): the threaded server's 10,000 threads, waking at
+# once when the connections close, starved the tunnel and the runs after it for a minute.
 hold_rss() {
   local n=$1 ready holder line limit rss
   ready="$HARNESS_TMP/hold-$n.$REP.ready"
@@ -345,7 +347,7 @@ hold_rss() {
   log "holding $n idle connections through the tunnel"
   use_mode tunnel
   start_bg "$APP_NS" "$HARNESS_TMP/hold-$n.$REP.log" timeout $((limit + 120)) python3 "$TCP_PEER" \
-    hold --host "$HOST_V4" --port "$PEER_PORT" --conns "$n" --ready-file "$ready" \
+    hold --host "$HOST_V4" --port "$HOLD_ECHO_PORT" --plain --conns "$n" --ready-file "$ready" \
     --hold-seconds $((limit + 60))
   holder=$HARNESS_BG_PID
   local t0
@@ -618,6 +620,11 @@ harness_up
 start_iperf_server
 start_httpd
 start_udp_echo
+HOLD_ECHO_PORT=7001
+if bench_group memory; then
+  start_bg "$NET_NS" "$HARNESS_TMP/aecho.log" python3 "$TCP_PEER" aecho --port "$HOLD_ECHO_PORT"
+  wait_port "$NET_NS" "$HOLD_ECHO_PORT" "$HARNESS_BG_PID" "tcp_peer aecho"
+fi
 write_proxychains_conf
 
 for ((REP = 1; REP <= BENCH_REPS; REP++)); do
