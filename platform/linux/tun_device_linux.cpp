@@ -91,12 +91,7 @@ class LinuxTunDevice final : public TunDevice {
   int pollable_fd() const override { return fd_; }
 
   ReadResult read_packet(std::span<uint8_t> buffer) override {
-    if (header_size_ == 0) {
-      ssize_t n = ::read(fd_, buffer.data(), buffer.size());
-      if (n >= 0) return {IoStatus::kOk, static_cast<size_t>(n), 0};
-      if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
-      return {IoStatus::kError, 0, errno};
-    }
+    // Without a header the first part is empty, and the zeroed header says: plain, unchecked.
     std::array<uint8_t, kMaxHeaderSize> raw{};
     iovec vec[2] = {{raw.data(), header_size_}, {buffer.data(), buffer.size()}};
     ssize_t n = ::readv(fd_, vec, 2);
@@ -119,12 +114,11 @@ class LinuxTunDevice final : public TunDevice {
     constexpr size_t kMaxParts = 64;
     iovec vec[kMaxParts + 1];
     if (parts.size() > kMaxParts) return IoStatus::kError;
-    // Our packets carry complete checksums: an all-zero header (no flags, no GSO).
+    // Our packets carry complete checksums: an all-zero header (no flags, no GSO), or an empty
+    // first part on a device without headers.
     static const std::array<uint8_t, kMaxHeaderSize> kPlainHeader{};
     size_t count = 0;
-    if (header_size_ != 0) {
-      vec[count++] = {const_cast<uint8_t*>(kPlainHeader.data()), header_size_};
-    }
+    vec[count++] = {const_cast<uint8_t*>(kPlainHeader.data()), header_size_};
     for (const auto& part : parts) {
       vec[count++] = {const_cast<uint8_t*>(part.data()), part.size()};
     }

@@ -126,6 +126,18 @@ auto integer_between(int low, int high) {
   };
 }
 
+// A check accepting exactly one of `choices`; the error lists them ("use a, b or c").
+auto one_of(std::vector<std::string> choices) {
+  return [choices = std::move(choices)](const std::string& value) {
+    if (std::find(choices.begin(), choices.end(), value) != choices.end()) return std::string();
+    std::string listed;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      listed += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    }
+    return "'" + value + "': use " + listed;
+  };
+}
+
 // Flag values as CLI11 fills them in, before they are checked together and converted.
 struct FlagValues {
   std::string config_file;
@@ -301,10 +313,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
                  "never with a password. 'off' always waits for each reply")
       ->type_name("MODE")
       ->capture_default_str()
-      ->check([](const std::string& value) {
-        return value == "auto" || value == "off" ? std::string()
-                                                 : "'" + value + "': use auto or off";
-      });
+      ->check(one_of({"auto", "off"}));
   cli.add_option("--device", v.device,
                  "TUN device to create, or attach to if it exists; fd://N uses an open TUN "
                  "descriptor handed in by a parent program")
@@ -385,11 +394,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
                  "TCP through the proxy")
       ->type_name("MODE")
       ->capture_default_str()
-      ->check([](const std::string& value) {
-        return value == "udp" || value == "fake" || value == "tcp"
-                   ? std::string()
-                   : "'" + value + "': use udp, fake or tcp";
-      });
+      ->check(one_of({"udp", "fake", "tcp"}));
   cli.add_option("--dns-address", v.dns_addresses,
                  "Only queries to this address are taken by --dns fake/tcp (repeatable, or "
                  "comma-separated; default: port 53 of any address)")
@@ -430,10 +435,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
                  "'drop' drops them")
       ->type_name("MODE")
       ->capture_default_str()
-      ->check([](const std::string& value) {
-        return value == "reply" || value == "drop" ? std::string()
-                                                   : "'" + value + "': use reply or drop";
-      });
+      ->check(one_of({"reply", "drop"}));
   define_system_flags(cli, v);
   CLI::Option* reference = cli.add_flag(kPrintFlagReference, v.print_flag_reference,
                                         "Print the flag reference as Markdown (docs/flags.md)");
