@@ -28,6 +28,12 @@ class TcpSocket {
     return static_cast<T*>(stream->data);
   }
 
+  // Starts connecting the socket made by create(loop, family) and returns at once (0 or a libuv
+  // error). Unlike uv_tcp_connect, writes may be queued right away: libuv tries them at once,
+  // and on a fast link the handshake is usually complete when connect returns, which saves a
+  // loop turn. A failed connection shows up as an error on the first write or read.
+  int start_connect(const sockaddr* address);
+
   // Close with RST instead of FIN when this socket is destroyed.
   void reset_on_close() { reset_on_close_ = true; }
 

@@ -12,10 +12,6 @@ namespace {
 // shortest reply (4-byte head, a domain length byte, an empty name, a port).
 constexpr int kPipelinedAnswerMinimum = 2 + 4 + 1 + 2;
 
-struct ConnectRequest {
-  uv_connect_t request{};
-};
-
 struct WriteRequest {
   uv_write_t request{};
   std::vector<uint8_t> bytes;
@@ -67,23 +63,33 @@ void Connector::start() {
     return;
   }
   socket_->set_owner(this);
-  uv_tcp_nodelay(socket_->handle(), 1);
-  auto* request = new ConnectRequest{};
-  int rc = uv_tcp_connect(&request->request, socket_->handle(),
-                          reinterpret_cast<const sockaddr*>(&proxy_.address),
-                          [](uv_connect_t* req, int status) {
-                            auto* owner = io::TcpSocket::owner_of<Connector>(req->handle);
-                            delete reinterpret_cast<ConnectRequest*>(req);
-                            if (owner != nullptr) owner->on_connected(status);
-                          });
-  if (rc != 0) {
-    delete request;
+  if (int rc = socket_->start_connect(reinterpret_cast<const sockaddr*>(&proxy_.address));
+      rc != 0) {
     fail_later("cannot connect to proxy: " + uv_text(rc));
+    return;
   }
+  uv_tcp_nodelay(socket_->handle(), 1);
+  // The greeting goes out as soon as the connection is up, without a loop turn in between.
+  std::vector<uint8_t> greeting = encode_greeting(proxy_.credentials.has_value());
+  if (pipelined_) {
+    // Only "no authentication" is offered, so the request can follow in the same segment.
+    std::vector<uint8_t> request = encode_request(command_, destination_);
+    if (request.empty()) {
+      fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
+      return;
+    }
+    greeting.insert(greeting.end(), request.begin(), request.end());
+  }
+  if (!send(std::move(greeting))) return;
+  // The method selection usually arrives long before the reply (the proxy connects to the
+  // destination in between); a low-water mark lets both wake the loop once, not twice.
+  if (pipelined_) set_receive_low_water(kPipelinedAnswerMinimum);
+  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
+  if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
 }
 
-void Connector::fail_later(std::string detail) {
-  outcome_ = {ConnectStatus::kProxyUnreachable, 0, std::move(detail), {}};
+void Connector::fail_later(std::string detail, ConnectStatus status) {
+  outcome_ = {status, 0, std::move(detail), {}};
   if (deferred_ == nullptr) {
     deferred_ = new uv_timer_t{};
     uv_timer_init(loop_, deferred_);
@@ -106,30 +112,6 @@ std::unique_ptr<io::TcpSocket> Connector::take_socket() {
   return std::move(socket_);
 }
 
-void Connector::on_connected(int status) {
-  if (status != 0) {
-    finish(ConnectStatus::kProxyUnreachable, "cannot connect to proxy: " + uv_text(status));
-    return;
-  }
-  phase_ = Phase::kMethod;
-  std::vector<uint8_t> greeting = encode_greeting(proxy_.credentials.has_value());
-  if (pipelined_) {
-    // Only "no authentication" is offered, so the request can follow in the same segment.
-    std::vector<uint8_t> request = encode_request(command_, destination_);
-    if (request.empty()) {
-      finish(ConnectStatus::kProtocolError, "destination cannot be encoded");
-      return;
-    }
-    greeting.insert(greeting.end(), request.begin(), request.end());
-  }
-  send(std::move(greeting));
-  // The method selection usually arrives long before the reply (the proxy connects to the
-  // destination in between); a low-water mark lets both wake the loop once, not twice.
-  if (pipelined_) set_receive_low_water(kPipelinedAnswerMinimum);
-  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
-  if (rc != 0) finish(ConnectStatus::kProxyUnreachable, "cannot read from proxy: " + uv_text(rc));
-}
-
 void Connector::set_receive_low_water(int bytes) {
   uv_os_fd_t fd{};
   if (uv_fileno(reinterpret_cast<const uv_handle_t*>(socket_->handle()), &fd) != 0) return;
@@ -140,7 +122,7 @@ void Connector::set_receive_low_water(int bytes) {
   }
 }
 
-void Connector::send(std::vector<uint8_t> bytes) {
+bool Connector::send(std::vector<uint8_t> bytes) {
   auto* request = new WriteRequest{};
   request->bytes = std::move(bytes);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->bytes.data()),
@@ -148,15 +130,28 @@ void Connector::send(std::vector<uint8_t> bytes) {
   int rc = uv_write(&request->request, socket_->stream(), &buf, 1, [](uv_write_t* req, int status) {
     auto* owner = io::TcpSocket::owner_of<Connector>(req->handle);
     delete reinterpret_cast<WriteRequest*>(req);
-    if (owner != nullptr && status != 0 && status != UV_ECANCELED) {
-      owner->finish(ConnectStatus::kProxyUnreachable, "write to proxy failed: " + uv_text(status));
+    if (owner == nullptr || status == UV_ECANCELED) return;
+    if (status == 0) {
+      owner->connected_ = true;
+    } else {
+      owner->finish(ConnectStatus::kProxyUnreachable,
+                    owner->failure_text("write to proxy failed", status));
     }
   });
   if (rc != 0) {
     // Not finished here: the callback may destroy this Connector, and callers go on after send.
     delete request;
-    fail_later("write to proxy failed: " + uv_text(rc));
+    fail_later(failure_text("write to proxy failed", rc));
+    return false;
   }
+  return true;
+}
+
+std::string Connector::failure_text(const char* once_connected, int code) const {
+  // Before anything went through, an error is the connection attempt's own (refused,
+  // unreachable); the first write or read reports it.
+  return std::string(connected_ ? once_connected : "cannot connect to proxy") + ": " +
+         uv_text(code);
 }
 
 void Connector::alloc_callback(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -183,9 +178,10 @@ void Connector::on_read(ssize_t nread, const uv_buf_t*) {
   if (nread < 0) {
     finish(ConnectStatus::kProxyUnreachable,
            nread == UV_EOF ? "proxy closed the connection during the handshake"
-                           : "proxy connection failed: " + uv_text(static_cast<int>(nread)));
+                           : failure_text("proxy connection failed", static_cast<int>(nread)));
     return;
   }
+  if (nread > 0) connected_ = true;
   buffered_ += static_cast<size_t>(nread);
   // Back to waking on every byte: the rest of a reply, and the relay afterwards, may be short.
   if (low_water_raised_ && nread > 0) set_receive_low_water(1);
@@ -264,7 +260,6 @@ void Connector::process() {
         finish(ConnectStatus::kOk, {});
         return;
       }
-      case Phase::kConnecting:
       case Phase::kDone:
         return;
     }

@@ -67,19 +67,20 @@ class Connector {
   std::vector<uint8_t> take_early_data() { return std::move(early_data_); }
 
  private:
-  enum class Phase { kConnecting, kMethod, kAuth, kReply, kDone };
+  enum class Phase { kMethod, kAuth, kReply, kDone };
 
   void start();
-  void on_connected(int status);
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void process();
-  void send(std::vector<uint8_t> bytes);
+  // False if the write could not even be queued (a failure is then reported later).
+  bool send(std::vector<uint8_t> bytes);
+  std::string failure_text(const char* once_connected, int code) const;
   void send_request();
   void set_receive_low_water(int bytes);
   void finish(ConnectStatus status, std::string detail, uint8_t reply_code = 0);
   // Reports a failure on a later loop turn: `done` may destroy this Connector, so it must not
   // run inside a call chain that goes on afterwards.
-  void fail_later(std::string detail);
+  void fail_later(std::string detail, ConnectStatus status = ConnectStatus::kProxyUnreachable);
 
   static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void alloc_callback(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -90,7 +91,8 @@ class Connector {
   Destination destination_;
   Callback done_;
   std::unique_ptr<io::TcpSocket> socket_;
-  Phase phase_ = Phase::kConnecting;
+  Phase phase_ = Phase::kMethod;
+  bool connected_ = false;  // a write completed or bytes arrived: the connection is up
   bool pipelined_;
   bool low_water_raised_ = false;  // SO_RCVLOWAT is above 1 on the socket
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
