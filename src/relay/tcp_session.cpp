@@ -157,6 +157,12 @@ void TcpSession::maybe_shutdown_proxy() {
     return;
   }
   proxy_shutdown_requested_ = true;
+  // Both directions are done: maybe_finish closes the socket now, and the close sends the
+  // same FIN without a shutdown call and a loop turn before it.
+  if (proxy_eof_ && app_fin_sent_) {
+    maybe_finish();
+    return;
+  }
   auto* request = new ProxyShutdown{};
   int rc = uv_shutdown(&request->request, proxy_->stream(), [](uv_shutdown_t* req, int) {
     delete reinterpret_cast<ProxyShutdown*>(req);
