@@ -85,6 +85,24 @@ tcp_pcb* find_pcb(tcp_pcb* list, const ip_addr_t& source, const ip_addr_t& desti
   return nullptr;
 }
 
+// find_pcb on the TIME-WAIT list, which it also cuts back to Stack::kMaxTimeWaitPcbs: at
+// hundreds of connections per second it would otherwise grow between timer ticks, and both
+// this walk and lwIP's own one for the SYN grow with it.
+tcp_pcb* find_time_wait_pcb(const ip_addr_t& source, const ip_addr_t& destination,
+                            const TcpPeek& peek) {
+  tcp_pcb* found = nullptr;
+  size_t count = 0;
+  for (tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (found == nullptr && matches(pcb, source, destination, peek)) found = pcb;
+    if (++count == Stack::kMaxTimeWaitPcbs) {
+      // A match among the dropped pcbs is gone with them.
+      if (pcb->next != nullptr) drop_time_wait_after(pcb);
+      break;
+    }
+  }
+  return found;
+}
+
 void source_and_destination(const pbuf* packet, bool is_v6, ip_addr_t& source,
                             ip_addr_t& destination) {
   if (is_v6) {
@@ -139,7 +157,7 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   }
   // A new connection on the ports of one in TIME-WAIT (our side closed first): lwIP would
   // answer with an ACK or RST and stall the app for seconds; let it in, as Linux does.
-  if (tcp_pcb* old = find_pcb(tcp_tw_pcbs, source, destination, peek)) tcp_abort(old);
+  if (tcp_pcb* old = find_time_wait_pcb(source, destination, peek)) tcp_abort(old);
   // lwIP would validate the segment only once admitted: check it now, so a corrupt SYN never
   // costs a proxy connection.
   if (!valid_tcp_segment(packet, header_length, source, destination, state.checksum_trusted)) {

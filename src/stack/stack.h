@@ -128,7 +128,7 @@ class Stack {
   // kTimerIntervalMs.
   void check_timeouts();
   static constexpr uint64_t kTimerIntervalMs = 250;
-  // Connections kept in TIME-WAIT at most (checked every timer tick).
+  // Connections kept in TIME-WAIT at most (checked at every SYN and every timer tick).
   static constexpr size_t kMaxTimeWaitPcbs = 256;
 
   const StackCounters& counters() const;
