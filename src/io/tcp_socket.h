@@ -31,7 +31,9 @@ class TcpSocket {
   // Starts connecting the socket made by create(loop, family) and returns at once (0 or a libuv
   // error). Unlike uv_tcp_connect, writes may be queued right away: libuv tries them at once,
   // and on a fast link the handshake is usually complete when connect returns, which saves a
-  // loop turn. A failed connection shows up as an error on the first write or read.
+  // loop turn. A failed connection shows up as an error on the first write or read. This relies
+  // on Linux answering a write to a still-connecting socket with EAGAIN (libuv then waits until
+  // it is writable); BSD-derived systems answer ENOTCONN and would need uv_tcp_connect.
   int start_connect(const sockaddr* address);
 
   // Close with RST instead of FIN when this socket is destroyed.
