@@ -25,6 +25,10 @@ for url in "http://$HOST_V4/" "http://[$HOST_V6]/"; do
 done
 
 tunnel_running || fail "tunnel is not running after failed proxy connections"
+# The user is told why, in words that name the proxy connection (the refusal is noticed on the
+# first write or read of the socket, not by a connect callback).
+grep -qF "cannot connect to proxy: connection refused (proxy socks5://$NET_V4:1099)" "$TUN_LOG" ||
+  fail "no 'cannot connect to proxy: connection refused' warning in the tunnel log"
 line=$(tunnel_counters)
 log "SIGUSR1: $line"
 assert_counter_ge "$line" tcp_failed 2

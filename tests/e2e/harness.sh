@@ -658,6 +658,15 @@ counter_value() {
   printf '%s\n' "$value"
 }
 
+# Seconds of CPU the whole machine has been busy so far (user, nice, system, irq and softirq of
+# every CPU; idle, I/O wait and time stolen by the hypervisor left out), as a decimal string.
+machine_busy_seconds() {
+  local label user nice system idle iowait irq softirq rest
+  read -r label user nice system idle iowait irq softirq rest </proc/stat
+  python3 -c "import os,sys; print(int(sys.argv[1]) / os.sysconf('SC_CLK_TCK'))" \
+    "$((user + nice + system + irq + softirq))"
+}
+
 # Seconds of CPU (user+system) used so far by PID, as a decimal string.
 proc_cpu_seconds() {
   local pid=$1 stat fields

@@ -24,8 +24,8 @@
 #                       (each figure with its target and a holds flag) and "config"
 #
 # Measures: iperf3 throughput (1 and N flows, upload and download), tunnel CPU seconds per GiB
-# relayed, new connections per second for 1 KiB HTTP GETs (one connection each), and the
-# tunnel's RSS idle and with each BENCH_HOLD_CONNS count of idle connections open. UDP:
+# relayed, new connections per second for 1 KiB HTTP GETs (one connection each) with the whole
+# machine's CPU time per connection, and the tunnel's RSS idle and with each BENCH_HOLD_CONNS count of idle connections open. UDP:
 # request/response transactions per second (64-byte datagrams, one outstanding per socket; 1 and
 # BENCH_UDP_FLOWS sockets; without the tunnel the client speaks SOCKS5 UDP ASSOCIATE to dante
 # itself) with the tunnel's CPU per transaction, and iperf3 -u goodput and loss through the
@@ -194,15 +194,18 @@ iperf_run() {
 }
 
 # conn_rate MODE CLIENTS: CLIENTS parallel sequential-GET loops for BENCH_CONN_SECONDS; records
-# the total successful GETs (each a new connection) per second.
+# the total successful GETs (each a new connection) per second, and the CPU time per connection
+# of the whole machine (clients, dante, server and, through the tunnel, the tunnel): with the
+# cores saturated, the rate follows it.
 conn_rate() {
   local mode=$1 clients=$2 key i pids=() out prefix
   key="conn_rate_${clients}client_${mode}"
   prefix="$HARNESS_TMP/$key.$REP"
   log "connection rate $mode: $clients client(s) for ${BENCH_CONN_SECONDS}s"
-  local cpu0="" cpu1=""
+  local cpu0="" cpu1="" busy0 busy1
   use_mode "$mode"
   [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
+  busy0=$(machine_busy_seconds)
   for ((i = 0; i < clients; i++)); do
     timeout $((BENCH_CONN_SECONDS + 30)) "${VIA[@]}" python3 "$TCP_PEER" httpget \
       --host "$HOST_V4" --port "$HTTPD_PORT" --path /1k.bin --expect-size 1024 \
@@ -213,6 +216,7 @@ conn_rate() {
   for i in "${pids[@]}"; do
     wait "$i" || failed=1
   done
+  busy1=$(machine_busy_seconds)
   [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
   if ! out=$(python3 - "$prefix" "$clients" <<'EOF'
 import json, sys
@@ -238,6 +242,10 @@ EOF
   ((nfail == 0)) || log "connection rate $mode $clients: $nfail failed GETs"
   result "${key}_per_s" "$rate"
   result "${key}_failed" "$nfail"
+  if ((ok > 0)); then
+    result "${key}_machine_cpu_ms_per_conn" \
+      "$(python3 -c "print(round(($busy1 - $busy0) * 1000 / $ok, 3))")"
+  fi
   if [[ $mode == tunnel ]] && ((ok > 0)); then
     result "${key}_cpu_ms_per_conn" "$(python3 -c "print(round(($cpu1 - $cpu0) * 1000 / $ok, 3))")"
   fi
@@ -553,6 +561,9 @@ print()
 print("other figures (medians)")
 print("  %-52s %12s %12s %7s" % ("measure", "proxychains4", "tun2socks", "ratio"))
 other = [("UDP 64 B req/resp, 1 socket(s) [txn/s]", "udp_rr_1flow", "per_s")]
+for c in (1, clients):
+    other.append(("machine CPU per connection, %d client(s) [ms]" % c, "conn_rate_%dclient" % c,
+                  "machine_cpu_ms_per_conn"))
 for label, stem, unit in other:
     d = medians.get("%s_direct_%s" % (stem, unit))
     t = medians.get("%s_tunnel_%s" % (stem, unit))
