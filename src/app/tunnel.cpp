@@ -184,8 +184,7 @@ class Tunnel {
         "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
         "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
         "packets_checksum_offloaded={} syns_refused={} dns_answered_from_pool={} dns_forwarded={} "
-        "dns_answered_upstream={} "
-        "dns_failed={} dns_pool_size={}",
+        "dns_answered_upstream={} dns_failed={} dns_pool_size={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.tcp_over_limit, r.bytes_up,
         r.bytes_down, r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed,
         r.udp_flows_expired, r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down,

@@ -85,18 +85,30 @@ tcp_pcb* find_pcb(tcp_pcb* list, const ip_addr_t& source, const ip_addr_t& desti
   return nullptr;
 }
 
-// find_pcb on the TIME-WAIT list, which it also cuts back to Stack::kMaxTimeWaitPcbs: at
-// hundreds of connections per second it would otherwise grow between timer ticks, and both
-// this walk and lwIP's own one for the SYN grow with it.
-tcp_pcb* find_time_wait_pcb(const ip_addr_t& source, const ip_addr_t& destination,
-                            const TcpPeek& peek) {
+// Frees the TIME-WAIT pcbs after `last_kept`, each in constant time: tcp_abort would search
+// the whole list for every one of them.
+void drop_time_wait_after(tcp_pcb* last_kept) {
+  tcp_pcb* dropped = last_kept->next;
+  last_kept->next = nullptr;
+  while (dropped != nullptr) {
+    tcp_pcb* pcb = dropped;
+    // What tcp_abort does to a TIME-WAIT pcb, with the pcb at the head of its (detached) list.
+    tcp_pcb_remove(&dropped, pcb);
+    tcp_free(pcb);
+  }
+}
+
+// Walks the TIME-WAIT list (newest first), cuts it back to Stack::kMaxTimeWaitPcbs on the way,
+// and returns the first kept pcb `wanted` accepts, if any (a match among the dropped pcbs is
+// gone with them).
+template <typename Wanted>
+tcp_pcb* walk_bounded_time_wait(Wanted wanted) {
   tcp_pcb* found = nullptr;
   size_t count = 0;
   for (tcp_pcb* pcb = tcp_tw_pcbs; pcb != nullptr; pcb = pcb->next) {
-    if (found == nullptr && matches(pcb, source, destination, peek)) found = pcb;
+    if (found == nullptr && wanted(*pcb)) found = pcb;
     if (++count == Stack::kMaxTimeWaitPcbs) {
-      // A match among the dropped pcbs is gone with them.
-      if (pcb->next != nullptr) drop_time_wait_after(pcb);
+      drop_time_wait_after(pcb);
       break;
     }
   }
@@ -157,7 +169,12 @@ void dispatch_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool i
   }
   // A new connection on the ports of one in TIME-WAIT (our side closed first): lwIP would
   // answer with an ACK or RST and stall the app for seconds; let it in, as Linux does.
-  if (tcp_pcb* old = find_time_wait_pcb(source, destination, peek)) tcp_abort(old);
+  // The walk also keeps the TIME-WAIT bound between timer ticks: at hundreds of connections
+  // per second the list would otherwise grow, and both this walk and lwIP's own one grow with it.
+  if (tcp_pcb* old = walk_bounded_time_wait(
+          [&](const tcp_pcb& pcb) { return matches(&pcb, source, destination, peek); })) {
+    tcp_abort(old);
+  }
   // lwIP would validate the segment only once admitted: check it now, so a corrupt SYN never
   // costs a proxy connection.
   if (!valid_tcp_segment(packet, header_length, source, destination, state.checksum_trusted)) {
@@ -412,6 +429,10 @@ void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v
   NETIF_SET_CHECKSUM_CTRL(input, NETIF_CHECKSUM_ENABLE_ALL);
   state.listener->callback_arg = nullptr;
   clear_ip_data();
+}
+
+void bound_time_wait() {
+  walk_bounded_time_wait([](const tcp_pcb&) { return false; });
 }
 
 void drop_held_syns(LwipState& state) {

@@ -58,9 +58,9 @@ void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v
                uint64_t request_id, bool checksum_trusted);
 // Writes a packet given as one buffer to the sink, counting it.
 void emit_flat(LwipState& state, std::span<const uint8_t> packet);
-// Frees the TIME-WAIT pcbs after `last_kept` (the list is newest first), each in constant
-// time: tcp_abort would search the whole list for every one of them.
-void drop_time_wait_after(tcp_pcb* last_kept);
+// Cuts the TIME-WAIT list back to Stack::kMaxTimeWaitPcbs; the oldest go, without sending
+// anything.
+void bound_time_wait();
 // Frees every held SYN (at stack shutdown).
 void drop_held_syns(LwipState& state);
 

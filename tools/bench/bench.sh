@@ -25,11 +25,12 @@
 #
 # Measures: iperf3 throughput (1 and N flows, upload and download), tunnel CPU seconds per GiB
 # relayed, new connections per second for 1 KiB HTTP GETs (one connection each) with the whole
-# machine's CPU time per connection, and the tunnel's RSS idle and with each BENCH_HOLD_CONNS count of idle connections open. UDP:
-# request/response transactions per second (64-byte datagrams, one outstanding per socket; 1 and
-# BENCH_UDP_FLOWS sockets; without the tunnel the client speaks SOCKS5 UDP ASSOCIATE to dante
-# itself) with the tunnel's CPU per transaction, and iperf3 -u goodput and loss through the
-# tunnel (proxychains4 cannot carry UDP, so there is no direct figure). Needs root.
+# machine's CPU time per connection, and the tunnel's RSS idle and with each BENCH_HOLD_CONNS
+# count of idle connections open. UDP: request/response transactions per second (64-byte
+# datagrams, one outstanding per socket; 1 and BENCH_UDP_FLOWS sockets; without the tunnel the
+# client speaks SOCKS5 UDP ASSOCIATE to dante itself) with the tunnel's CPU per transaction, and
+# iperf3 -u goodput and loss through the tunnel (proxychains4 cannot carry UDP, so there is no
+# direct figure). Needs root.
 #
 # Repetitions: each starts a fresh tunnel (idle RSS, then the held connections, then the rest).
 # Within a repetition the direct (proxychains4) and tunnel runs of one figure follow each other
