@@ -37,6 +37,9 @@ constexpr const char* kDefaultFakeRange = "198.19.0.0/16";
 constexpr const char* kDefaultFakeRange6 = "fdfe:dcba:9877::/64";
 // Each flow holds a TCP control connection and a UDP socket towards the proxy.
 constexpr int kDefaultMaxUdpFlows = 1024;
+// Enough to cover flows that start together; more only leave more unused connections behind.
+constexpr int kDefaultProxySpares = 2;
+constexpr int kMaxProxySpares = 64;
 // --auto-route: our routing table, the first of our three rule priorities (before the main
 // table's 32766) and the mark of the proxy sockets. Chosen to be unlikely to collide.
 constexpr int kDefaultRouteTable = 2080;
@@ -144,6 +147,7 @@ struct FlagValues {
   std::string proxy = kDefaultProxy;
   std::string proxy_password_file;
   std::string proxy_pipelining = "auto";
+  int proxy_spares = kDefaultProxySpares;
   std::string device = kDefaultDevice;
   std::string address = kDefaultAddress;
   std::string address6 = kDefaultAddress6;
@@ -314,6 +318,13 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
       ->type_name("MODE")
       ->capture_default_str()
       ->check(one_of({"auto", "off"}));
+  cli.add_option("--proxy-spares", v.proxy_spares,
+                 "Proxy connections opened and greeted ahead of need while new connections keep "
+                 "arriving, so each new one skips the TCP handshake and greeting with the proxy; "
+                 "a spare unused for 10 s is closed, not replaced. 0 turns this off")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integer_between(0, kMaxProxySpares));
   cli.add_option("--device", v.device,
                  "TUN device to create, or attach to if it exists; fd://N uses an open TUN "
                  "descriptor handed in by a parent program")
@@ -711,6 +722,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   }
   config.mtu = values.mtu;
   config.proxy_pipelining = values.proxy_pipelining == "auto";
+  config.proxy_spares = values.proxy_spares;
   config.log_level = *log::parse_level(values.level);
   config.tcp_connect_timeout_s = values.connect_timeout;
   config.tcp_idle_timeout_s = values.idle_timeout;

@@ -17,6 +17,7 @@ namespace t2s::app {
 struct Config {
   socks5::ProxyUrl proxy;
   bool proxy_pipelining = true;  // --proxy-pipelining auto
+  int proxy_spares = 0;          // greeted proxy connections kept ready while flows arrive
   std::string device_name;       // when creating or attaching by name
   std::optional<int> device_fd;  // --device fd://N
   net::Cidr ipv4;

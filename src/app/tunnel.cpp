@@ -174,6 +174,7 @@ class Tunnel {
     const stack::StackCounters& s = stack_->counters();
     const relay::DnsCounters& d = relay_->dns().counters();
     size_t dns_pool_size = relay_->dns().pool_size();
+    const socks5::SpareCounters& sp = relay_->spare_counters();
     log::info(
         "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} tcp_over_limit={} "
         "bytes_up={} "
@@ -184,7 +185,8 @@ class Tunnel {
         "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
         "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
         "packets_checksum_offloaded={} syns_refused={} dns_answered_from_pool={} dns_forwarded={} "
-        "dns_answered_upstream={} dns_failed={} dns_pool_size={}",
+        "dns_answered_upstream={} dns_failed={} dns_pool_size={} proxy_spares_used={} "
+        "proxy_spares_unused={} proxy_spares_failed={}",
         r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.tcp_over_limit, r.bytes_up,
         r.bytes_down, r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed,
         r.udp_flows_expired, r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down,
@@ -193,7 +195,7 @@ class Tunnel {
         r.udp_dropped_send_failed, s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out,
         s.packets_malformed, s.packets_not_handled, s.packets_out_dropped,
         s.packets_checksum_offloaded, s.syns_refused, d.answered_from_pool, d.forwarded,
-        d.answered_upstream, d.failed, dns_pool_size);
+        d.answered_upstream, d.failed, dns_pool_size, sp.used, sp.unused, sp.failed);
   }
 
   const Config& config_;
@@ -262,6 +264,7 @@ int run_tunnel(const Config& given) {
   relay_options.proxy.credentials = config.proxy.credentials;
   relay_options.proxy.display_name = config.proxy.redacted();
   relay_options.proxy_pipelining = config.proxy_pipelining;
+  relay_options.proxy_spares = static_cast<size_t>(config.proxy_spares);
   relay_options.connect_timeout_ms = static_cast<uint64_t>(config.tcp_connect_timeout_s * 1000);
   relay_options.idle_timeout_ms = static_cast<uint64_t>(config.tcp_idle_timeout_s * 1000);
   relay_options.udp_timeout_ms = static_cast<uint64_t>(config.udp_timeout_s * 1000);

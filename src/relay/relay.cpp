@@ -29,6 +29,7 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
     : loop_(loop),
       options_(std::move(options)),
       pipelining_(loop, options_.proxy, options_.proxy_pipelining),
+      spares_(loop, options_.proxy, options_.proxy_spares, options_.connect_timeout_ms),
       read_buffer_(kProxyReadBufferSize),
       sweep_timer_(new uv_timer_t{}),
       reap_timer_(new uv_timer_t{}),
@@ -218,6 +219,7 @@ void Relay::shutdown() {
   retired_.clear();
   retired_udp_.clear();
   pipelining_.stop();
+  spares_.stop();
   uv_timer_stop(sweep_timer_);
 }
 
@@ -230,7 +232,7 @@ std::unique_ptr<socks5::Connector> Relay::connect_proxy(socks5::Command command,
     done(outcome);  // may destroy the Connector, and this lambda with it: nothing follows
   };
   return std::make_unique<socks5::Connector>(loop_, options_.proxy, command, std::move(destination),
-                                             std::move(observed), pipelined);
+                                             std::move(observed), pipelined, spares_.take());
 }
 
 void Relay::handshake_failed() {

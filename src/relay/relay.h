@@ -15,6 +15,7 @@
 #include "relay/dns_service.h"
 #include "socks5/connector.h"
 #include "socks5/pipelining.h"
+#include "socks5/spare_connections.h"
 #include "stack/stack.h"
 
 namespace t2s::relay {
@@ -25,6 +26,7 @@ class UdpSession;
 struct RelayOptions {
   socks5::ProxyConfig proxy;
   bool proxy_pipelining = true;  // pipeline handshakes once a probe shows the proxy allows it
+  size_t proxy_spares = 0;       // greeted proxy connections kept ready while flows arrive
   uint64_t connect_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 7'440'000;
   uint64_t udp_timeout_ms = 60'000;
@@ -79,6 +81,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void shutdown();
 
   const RelayCounters& counters() const { return counters_; }
+  const socks5::SpareCounters& spare_counters() const { return spares_.counters(); }
   DnsService& dns() { return *dns_; }
   RelayCounters& mutable_counters() { return counters_; }
   uv_loop_t* loop() const { return loop_; }
@@ -90,7 +93,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
                        static_cast<unsigned>(read_buffer_.size()));
   }
 
-  // Starts a handshake with the proxy, pipelined where the proxy is known to allow it.
+  // Starts a handshake with the proxy: on a spare connection when one is ready, else pipelined
+  // where the proxy is known to allow it.
   std::unique_ptr<socks5::Connector> connect_proxy(socks5::Command command,
                                                    socks5::Destination destination,
                                                    socks5::Connector::Callback done);
@@ -127,6 +131,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   stack::Stack* stack_ = nullptr;
   RelayOptions options_;
   socks5::Pipelining pipelining_;
+  socks5::SpareConnections spares_;
   RelayCounters counters_;
   // By request id: the stack's accept names the request a connection belongs to.
   std::unordered_map<uint64_t, std::unique_ptr<TcpSession>> sessions_;

@@ -43,6 +43,32 @@ Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
   start();
 }
 
+Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
+                     Destination destination, Callback done, bool pipelined,
+                     std::unique_ptr<io::TcpSocket> greeted)
+    : loop_(loop),
+      proxy_(proxy),
+      command_(command),
+      destination_(std::move(destination)),
+      done_(std::move(done)),
+      pipelined_(pipelined && !proxy.credentials) {
+  if (greeted) {
+    start_on_greeted(std::move(greeted));
+  } else {
+    start();
+  }
+}
+
+Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done)
+    : loop_(loop),
+      proxy_(proxy),
+      command_(Command::kConnect),
+      done_(std::move(done)),
+      pipelined_(false),
+      greet_only_(true) {
+  start();
+}
+
 Connector::~Connector() {
   if (socket_) socket_->reset_on_close();
   if (deferred_ != nullptr) {
@@ -86,6 +112,38 @@ void Connector::start() {
   if (pipelined_) set_receive_low_water(kPipelinedAnswerMinimum);
   int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
   if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
+}
+
+void Connector::start_on_greeted(std::unique_ptr<io::TcpSocket> greeted) {
+  socket_ = std::move(greeted);
+  socket_->set_owner(this);
+  on_spare_ = true;
+  connected_ = true;
+  outcome_.greeted = true;
+  phase_ = Phase::kReply;
+  std::vector<uint8_t> request = encode_request(command_, destination_);
+  if (request.empty()) {
+    fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
+    return;
+  }
+  if (!send(std::move(request))) return;
+  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
+  if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
+}
+
+void Connector::connection_lost(std::string detail) {
+  if (on_spare_ && buffered_ == 0) {
+    // Closed before it answered: most likely the proxy dropped the idle connection as our
+    // request arrived. It did not act on the request, so a new connection may ask again.
+    on_spare_ = false;
+    connected_ = false;
+    outcome_.greeted = false;
+    phase_ = Phase::kMethod;
+    socket_.reset();
+    start();
+    return;
+  }
+  finish(ConnectStatus::kProxyUnreachable, std::move(detail));
 }
 
 void Connector::fail_later(std::string detail, ConnectStatus status) {
@@ -134,8 +192,7 @@ bool Connector::send(std::vector<uint8_t> bytes) {
     if (status == 0) {
       owner->connected_ = true;
     } else {
-      owner->finish(ConnectStatus::kProxyUnreachable,
-                    owner->failure_text("write to proxy failed", status));
+      owner->connection_lost(owner->failure_text("write to proxy failed", status));
     }
   });
   if (rc != 0) {
@@ -176,9 +233,9 @@ void Connector::on_read(ssize_t nread, const uv_buf_t*) {
     return;
   }
   if (nread < 0) {
-    finish(ConnectStatus::kProxyUnreachable,
-           nread == UV_EOF ? "proxy closed the connection during the handshake"
-                           : failure_text("proxy connection failed", static_cast<int>(nread)));
+    connection_lost(nread == UV_EOF
+                        ? "proxy closed the connection during the handshake"
+                        : failure_text("proxy connection failed", static_cast<int>(nread)));
     return;
   }
   if (nread > 0) connected_ = true;
@@ -205,7 +262,7 @@ void Connector::process() {
         if (selection.value == Method::kNoAuth && pipelined_) {
           phase_ = Phase::kReply;  // the request went out with the greeting
         } else if (selection.value == Method::kNoAuth) {
-          send_request();
+          if (!greeted(consumed)) return;
         } else if (selection.value == Method::kUserPass && proxy_.credentials) {
           auto auth = encode_user_pass(*proxy_.credentials);
           if (auth.empty()) {
@@ -238,7 +295,7 @@ void Connector::process() {
           return;
         }
         consumed = reply.consumed;
-        send_request();
+        if (!greeted(consumed)) return;
         break;
       }
       case Phase::kReply: {
@@ -266,6 +323,20 @@ void Connector::process() {
     std::memmove(buffer_.data(), buffer_.data() + consumed, buffered_ - consumed);
     buffered_ -= consumed;
   }
+}
+
+bool Connector::greeted(size_t consumed) {
+  if (!greet_only_) {
+    send_request();
+    return phase_ != Phase::kDone;
+  }
+  if (buffered_ > consumed) {
+    finish(ConnectStatus::kProtocolError, "proxy sent bytes before any request");
+  } else {
+    buffered_ = 0;
+    finish(ConnectStatus::kOk, {});
+  }
+  return false;
 }
 
 void Connector::send_request() {

@@ -58,6 +58,14 @@ class Connector {
   // pipelining.h for when a proxy allows it).
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
             Callback done, bool pipelined = false);
+  // Sends the request on `greeted`, a connection that a greeting-only Connector left ready. If
+  // it turns out closed before any answer (a proxy may drop connections that sit idle), starts
+  // over on a new connection: nothing was relayed yet, so nothing is lost.
+  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
+            Callback done, bool pipelined, std::unique_ptr<io::TcpSocket> greeted);
+  // Greeting only: method selection and, when asked, authentication. A kOk outcome leaves a
+  // socket that waits for a request (see SpareConnections).
+  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done);
   ~Connector();
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
@@ -70,6 +78,12 @@ class Connector {
   enum class Phase { kMethod, kAuth, kReply, kDone };
 
   void start();
+  void start_on_greeted(std::unique_ptr<io::TcpSocket> greeted);
+  // The connection failed or closed before the handshake ended.
+  void connection_lost(std::string detail);
+  // Method selected (and authenticated, if asked): sends the request, or ends a greeting-only
+  // handshake. False when the Connector is finished (it may be destroyed then).
+  bool greeted(size_t consumed);
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void process();
   // False if the write could not even be queued (a failure is then reported later).
@@ -94,6 +108,8 @@ class Connector {
   Phase phase_ = Phase::kMethod;
   bool connected_ = false;  // a write completed or bytes arrived: the connection is up
   bool pipelined_;
+  bool greet_only_ = false;
+  bool on_spare_ = false;          // the request went out on a connection greeted ahead of time
   bool low_water_raised_ = false;  // SO_RCVLOWAT is above 1 on the socket
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
   std::array<uint8_t, 2048> buffer_{};

@@ -527,7 +527,10 @@ def run_trickle(args):
     """A minimal no-auth SOCKS5 server (CONNECT only, server, net namespace) that writes its
     answer (method selection and reply together) in pieces: --chunks sizes, --gap-ms apart,
     then relays both ways. A CONNECT to 0.0.0.0 (the tunnel's pipelining probe) gets reply 4
-    at once. Exits after --seconds."""
+    at once. --greet-first answers the greeting at once (the pieces are then the reply alone);
+    with --drop-idle-ms N, a request that comes more than N ms after that answer is met with a
+    close, as when a proxy's negotiation timeout strikes just as the request arrives (logged).
+    Exits after --seconds."""
     chunks = [int(x) for x in args.chunks.split(",")]
 
     def recv_exact(conn, n):
@@ -555,18 +558,29 @@ def run_trickle(args):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             head = recv_exact(conn, 2)
             recv_exact(conn, head[1])  # the offered methods; "no authentication" is assumed
+            greeted = time.monotonic()
+            if args.greet_first:
+                conn.sendall(b"\x05\x00")
             ver, cmd, _, atyp = recv_exact(conn, 4)
+            waited_ms = (time.monotonic() - greeted) * 1000
+            if args.drop_idle_ms and waited_ms > args.drop_idle_ms:
+                print("tcp_peer trickle: dropped a connection idle for %d ms" % waited_ms,
+                      file=sys.stderr, flush=True)
+                return
             if ver != 5 or cmd != 1 or atyp not in (1, 4):
                 return
             host = socket.inet_ntop(socket.AF_INET if atyp == 1 else socket.AF_INET6,
                                     recv_exact(conn, 4 if atyp == 1 else 16))
             port = struct.unpack("!H", recv_exact(conn, 2))[0]
             if host == "0.0.0.0":
-                conn.sendall(b"\x05\x00\x05\x04\x00\x01" + bytes(6))
+                conn.sendall((b"" if args.greet_first else b"\x05\x00") + b"\x05\x04\x00\x01" +
+                             bytes(6))
                 return
             upstream = socket.create_connection((host, port), timeout=5)
             upstream.settimeout(None)
-            answer = b"\x05\x00\x05\x00\x00\x01" + socket.inet_aton(args.bind) + b"\x04\x38"
+            answer = b"\x05\x00\x00\x01" + socket.inet_aton(args.bind) + b"\x04\x38"
+            if not args.greet_first:
+                answer = b"\x05\x00" + answer
             sent = 0
             for size in chunks:
                 if sent:
@@ -914,6 +928,8 @@ def main():
     s.add_argument("--port", type=int, default=1084)
     s.add_argument("--chunks", default="2,3,4,1,1,1")
     s.add_argument("--gap-ms", type=int, default=100)
+    s.add_argument("--greet-first", action="store_true")
+    s.add_argument("--drop-idle-ms", type=int, default=0)
     s.add_argument("--seconds", type=float, default=600.0)
     p = client("connfail")
     p.add_argument("--conns", type=int, default=1)

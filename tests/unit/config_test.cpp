@@ -145,6 +145,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlag{{"--max-udp-flows", "0"}, "--max-udp-flows"},
                       BadFlag{{"--icmp", "echo"}, "--icmp"}, BadFlag{{"--dns", "doh"}, "--dns"},
                       BadFlag{{"--proxy-pipelining", "on"}, "--proxy-pipelining"},
+                      BadFlag{{"--proxy-spares", "65"}, "--proxy-spares"},
                       BadFlag{{"--dns-address", "example.com"}, "--dns-address"},
                       BadFlag{{"--dns-upstream", "192.0.2.1:99999"}, "--dns-upstream"},
                       BadFlag{{"--fake-ip-range", "198.19.0.0/31"}, "--fake-ip-range"},
@@ -237,6 +238,7 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_EQ(a.max_udp_flows, b.max_udp_flows);
   EXPECT_EQ(a.max_connections, b.max_connections);
   EXPECT_EQ(a.proxy_pipelining, b.proxy_pipelining);
+  EXPECT_EQ(a.proxy_spares, b.proxy_spares);
   EXPECT_EQ(a.icmp_reply, b.icmp_reply);
   EXPECT_EQ(a.dns, b.dns);
   EXPECT_EQ(a.dns_addresses, b.dns_addresses);
@@ -259,6 +261,7 @@ std::vector<std::pair<std::string, std::string>> every_flag(const std::string& p
   return {{"proxy", "socks5://alice@[2001:db8::5]:1081"},
           {"proxy-password-file", password_file},
           {"proxy-pipelining", "off"},
+          {"proxy-spares", "5"},
           {"device", "t2s9"},
           {"address", "10.9.0.1/24"},
           {"address6", "fd00::1/120"},
@@ -319,6 +322,8 @@ TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
   EXPECT_EQ(config.proxy.credentials->password, "s3cret");
   EXPECT_FALSE(config.proxy_pipelining);
   EXPECT_TRUE(defaults.proxy_pipelining);
+  EXPECT_EQ(config.proxy_spares, 5);
+  EXPECT_EQ(defaults.proxy_spares, 2);
   EXPECT_NE(config.device_name, defaults.device_name);
   EXPECT_NE(config.ipv4, defaults.ipv4);
   EXPECT_NE(config.ipv6, defaults.ipv6);
@@ -548,6 +553,17 @@ TEST(ProxyPasswordFileTest, ErrorsNameTheFileButNeverThePassword) {
     EXPECT_NE(result.message.find(c.must_mention), std::string::npos) << result.message;
     EXPECT_EQ(result.message.find(secret), std::string::npos) << result.message;
     EXPECT_EQ(result.message.find("xxxxxxxx"), std::string::npos) << result.message;
+  }
+}
+
+TEST(ConfigTest, ProxySpares) {
+  EXPECT_EQ(parse({"--proxy-spares", "0"}).config.proxy_spares, 0);
+  EXPECT_EQ(parse({"--proxy-spares", "64"}).config.proxy_spares, 64);
+  for (const char* bad : {"-1", "65", "two", "1.5", ""}) {
+    CommandLine result = parse({"--proxy-spares", bad});
+    EXPECT_FALSE(result.run) << bad;
+    EXPECT_NE(result.exit_code, 0) << bad;
+    EXPECT_NE(result.message.find("--proxy-spares"), std::string::npos) << result.message;
   }
 }
 

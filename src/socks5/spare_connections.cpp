@@ -1,0 +1,160 @@
+// SpareConnections: greeting-only Connectors, then idle sockets watched for the proxy closing
+// them, and one timer that closes those past their lifetime.
+#include "socks5/spare_connections.h"
+
+#include <algorithm>
+
+namespace t2s::socks5 {
+namespace {
+constexpr uint64_t kFirstPauseMs = 1'000;
+constexpr uint64_t kLongestPauseMs = 60'000;
+}  // namespace
+
+SpareConnections::SpareConnections(uv_loop_t* loop, const ProxyConfig& proxy, size_t count,
+                                   uint64_t greeting_timeout_ms, uint64_t lifetime_ms)
+    : loop_(loop),
+      proxy_(proxy),
+      count_(count),
+      greeting_timeout_ms_(std::max<uint64_t>(greeting_timeout_ms, 4)),
+      lifetime_ms_(std::max<uint64_t>(lifetime_ms, 4)),
+      expiry_timer_(new uv_timer_t{}),
+      refill_check_(new uv_check_t{}) {
+  uv_timer_init(loop_, expiry_timer_);
+  expiry_timer_->data = this;
+  uv_check_init(loop_, refill_check_);
+  refill_check_->data = this;
+  // Spares are never a reason to keep the loop running.
+  uv_unref(reinterpret_cast<uv_handle_t*>(expiry_timer_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(refill_check_));
+}
+
+SpareConnections::~SpareConnections() {
+  stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(expiry_timer_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+  uv_close(reinterpret_cast<uv_handle_t*>(refill_check_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); });
+}
+
+std::unique_ptr<io::TcpSocket> SpareConnections::take() {
+  if (count_ == 0 || stopped_) return nullptr;
+  const uint64_t now = uv_now(loop_);
+  std::unique_ptr<io::TcpSocket> taken;
+  for (auto it = spares_.begin(); it != spares_.end(); ++it) {
+    Spare& spare = **it;
+    if (!spare.socket || now - spare.opened_ms >= lifetime_ms_) continue;
+    uv_read_stop(spare.socket->stream());
+    spare.socket->set_owner(nullptr);
+    taken = std::move(spare.socket);
+    spares_.erase(it);
+    ++counters_.used;
+    break;
+  }
+  const bool recent = demand_seen_ && now - last_demand_ms_ < lifetime_ms_;
+  demand_seen_ = true;
+  last_demand_ms_ = now;
+  if ((taken || recent) && now >= paused_until_ms_) {
+    uv_check_start(refill_check_, [](uv_check_t* check) {
+      uv_check_stop(check);
+      static_cast<SpareConnections*>(check->data)->open_spares();
+    });
+  }
+  return taken;
+}
+
+void SpareConnections::open_spares() {
+  if (stopped_) return;
+  const uint64_t now = uv_now(loop_);
+  while (spares_.size() < count_) {
+    auto spare = std::make_unique<Spare>();
+    Spare* raw = spare.get();
+    raw->pool = this;
+    raw->opened_ms = now;
+    spares_.push_back(std::move(spare));
+    // Done runs on a later loop turn, never inside this constructor.
+    raw->greeting = std::make_unique<Connector>(
+        loop_, proxy_, [this, raw](const ConnectOutcome& outcome) { on_greeted(raw, outcome); });
+  }
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(expiry_timer_))) {
+    // Often enough to end a stuck greeting and an unused spare within a quarter of their time.
+    uint64_t interval = std::min(greeting_timeout_ms_, lifetime_ms_) / 4;
+    uv_timer_start(
+        expiry_timer_,
+        [](uv_timer_t* timer) { static_cast<SpareConnections*>(timer->data)->expire(); }, interval,
+        interval);
+  }
+}
+
+void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
+  if (outcome.status != ConnectStatus::kOk) {
+    greeting_failed(uv_now(loop_));
+    discard(spare);  // destroys the Connector inside its callback, which it allows
+    return;
+  }
+  pause_ms_ = 0;
+  spare->socket = spare->greeting->take_socket();
+  spare->greeting.reset();
+  spare->socket->set_owner(spare);
+  if (uv_read_start(spare->socket->stream(), idle_alloc, idle_read) != 0) {
+    ++counters_.unused;
+    discard(spare);
+  }
+}
+
+void SpareConnections::greeting_failed(uint64_t now) {
+  ++counters_.failed;
+  pause_ms_ = pause_ms_ == 0 ? kFirstPauseMs : std::min(pause_ms_ * 2, kLongestPauseMs);
+  paused_until_ms_ = now + pause_ms_;
+}
+
+void SpareConnections::idle_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* spare = static_cast<Spare*>(handle->data);
+  if (spare == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  auto& bytes = spare->pool->idle_buffer_;
+  *buf = uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+}
+
+void SpareConnections::idle_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* spare = io::TcpSocket::owner_of<Spare>(stream);
+  if (spare == nullptr || nread == 0) return;
+  // EOF, an error, or bytes nobody asked for: the connection can no longer take a request.
+  ++spare->pool->counters_.unused;
+  spare->pool->discard(spare);
+}
+
+void SpareConnections::discard(Spare* spare) {
+  auto it =
+      std::find_if(spares_.begin(), spares_.end(),
+                   [spare](const std::unique_ptr<Spare>& entry) { return entry.get() == spare; });
+  if (it != spares_.end()) spares_.erase(it);
+}
+
+void SpareConnections::expire() {
+  const uint64_t now = uv_now(loop_);
+  std::erase_if(spares_, [&](const std::unique_ptr<Spare>& spare) {
+    if (spare->socket) {
+      if (now - spare->opened_ms < lifetime_ms_) return false;
+      ++counters_.unused;
+    } else {
+      if (now - spare->opened_ms < greeting_timeout_ms_) return false;
+      greeting_failed(now);
+    }
+    return true;
+  });
+  if (spares_.empty()) uv_timer_stop(expiry_timer_);
+}
+
+void SpareConnections::stop() {
+  stopped_ = true;
+  for (const auto& spare : spares_) {
+    if (spare->socket) ++counters_.unused;
+  }
+  spares_.clear();
+  uv_timer_stop(expiry_timer_);
+  uv_check_stop(refill_check_);
+}
+
+}  // namespace t2s::socks5

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Spare proxy connections (--proxy-spares, default 2). In a burst of GETs through dante, all but
+# the first two start on a connection greeted ahead of time, and two spares wait for the next;
+# once no flow came for the spares' lifetime (10 s) the tunnel holds no connection to the proxy.
+# --proxy-spares 0 opens none. A proxy restarted while spares wait: they are dropped and later
+# GETs work. A proxy that closes an idle connection just as the request arrives (a negotiation
+# timeout): the flow starts over on a new connection and its GET works without an error.
+set -euo pipefail
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+# gets COUNT WHAT: COUNT GETs of 1k.bin, one after another, each checked.
+gets() {
+  local count=$1 what=$2 i
+  for ((i = 1; i <= count; i++)); do
+    fetch_to "$got" "http://$HOST_V4/1k.bin" || fail "GET $i ($what) failed"
+    assert_same_file "$got" "$HTTP_ROOT/1k.bin" "1k.bin, GET $i ($what)"
+  done
+}
+# proxy_conns PORT: established connections from the app namespace (the tunnel's) to PORT.
+proxy_conns() { in_app ss -Htn state established "dport = :$1" | wc -l; }
+proxy_conns_are() { (($(proxy_conns "$1") == $2)); }
+
+harness_up
+got="$HARNESS_TMP/got"
+
+start_tunnel
+gets 6 "a burst through dante"
+line=$(tunnel_counters)
+used=$(counter_value "$line" proxy_spares_used)
+log "GETs started on a spare: $used of 6"
+((used >= 3)) || fail "only $used of 6 GETs started on a spare: $line"
+wait_until 5 "two spares waiting" proxy_conns_are "$PROXY_PORT" 2 ||
+  fail "expected 2 spare connections to the proxy, found $(proxy_conns "$PROXY_PORT")"
+t0=$(now_ms)
+wait_until 16 "the spares to expire" proxy_conns_are "$PROXY_PORT" 0 ||
+  fail "$(proxy_conns "$PROXY_PORT") connections to the proxy still open 16 s after the last GET"
+log "spares closed $(($(now_ms) - t0)) ms after the burst"
+line=$(tunnel_counters)
+(($(counter_value "$line" proxy_spares_unused) >= 2)) || fail "expired spares not counted: $line"
+(($(counter_value "$line" tcp_failed) == 0)) || fail "a GET failed: $line"
+stop_tunnel_ok
+
+start_tunnel --proxy-spares 0
+gets 4 "--proxy-spares 0"
+line=$(tunnel_counters)
+(($(counter_value "$line" proxy_spares_used) == 0)) || fail "--proxy-spares 0 used a spare: $line"
+proxy_conns_are "$PROXY_PORT" 0 ||
+  fail "--proxy-spares 0 left $(proxy_conns "$PROXY_PORT") connections to the proxy open"
+stop_tunnel_ok
+
+# The proxy restarts while two spares wait: they see the close, and later GETs get new ones.
+start_tunnel
+gets 3 "before the proxy restarts"
+wait_until 5 "two spares waiting" proxy_conns_are "$PROXY_PORT" 2 || fail "no spares before the restart"
+kill_dante "$PROXY_PORT"
+restart_dante "$PROXY_PORT"
+wait_until 5 "the dead spares to go" proxy_conns_are "$PROXY_PORT" 0 ||
+  fail "spares of the killed proxy still count as connections"
+gets 3 "after the proxy restarted"
+line=$(tunnel_counters)
+(($(counter_value "$line" tcp_failed) == 0)) || fail "a GET after the restart failed: $line"
+(($(counter_value "$line" proxy_spares_unused) >= 2)) || fail "dropped spares not counted: $line"
+stop_tunnel_ok
+
+# A server that closes a connection whose request comes over 300 ms after its greeting.
+IDLE_PORT=1085
+start_bg "$NET_NS" "$HARNESS_TMP/trickle-idle.log" python3 "$TCP_PEER" trickle --bind "$NET_V4" \
+  --port "$IDLE_PORT" --chunks 10 --greet-first --drop-idle-ms 300 --seconds 120
+idle_pid=$HARNESS_BG_PID
+wait_port "$NET_NS" "$IDLE_PORT" "$idle_pid" "SOCKS5 server that drops idle connections"
+start_tunnel --proxy "socks5://$NET_V4:$IDLE_PORT"
+gets 3 "a burst through a server that drops idle connections"
+wait_until 5 "two spares waiting" proxy_conns_are "$IDLE_PORT" 2 || fail "no spares to drop"
+sleep 0.5
+t0=$(now_ms)
+gets 1 "on a spare the server drops"
+log "GET whose spare was dropped: $(($(now_ms) - t0)) ms"
+grep -q 'dropped a connection idle' "$HARNESS_TMP/trickle-idle.log" ||
+  fail "the server dropped no spare; the case no longer tests starting over"
+line=$(tunnel_counters)
+(($(counter_value "$line" tcp_failed) == 0)) || fail "the flow on a dropped spare failed: $line"
+stop_tunnel_ok
+kill_pid "$idle_pid" 3
+log "PASS"
