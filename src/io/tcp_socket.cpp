@@ -18,8 +18,49 @@ std::unique_ptr<TcpSocket> TcpSocket::create(uv_loop_t* loop, int family) {
     delete handle;
     return nullptr;
   }
-  handle->data = nullptr;
   return std::unique_ptr<TcpSocket>(new TcpSocket(handle));
+}
+
+int TcpSocket::read_with(uv_alloc_cb alloc, uv_read_cb read) {
+  alloc_ = alloc;
+  read_ = read;
+  if (libuv_reading_) return 0;
+  int rc = uv_read_start(stream(), alloc_trampoline, read_trampoline);
+  libuv_reading_ = rc == 0;
+  return rc;
+}
+
+void TcpSocket::pause_reading() {
+  alloc_ = nullptr;
+  read_ = nullptr;
+}
+
+void TcpSocket::stop_reading() {
+  pause_reading();
+  if (libuv_reading_) uv_read_stop(stream());
+  libuv_reading_ = false;
+}
+
+void TcpSocket::alloc_trampoline(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
+  auto* self = static_cast<TcpSocket*>(handle->data);
+  if (self == nullptr || self->alloc_ == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);  // libuv reads nothing and reports UV_ENOBUFS
+    return;
+  }
+  self->alloc_(handle, suggested, buf);
+}
+
+void TcpSocket::read_trampoline(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<TcpSocket*>(stream->data);
+  if (self == nullptr) return;
+  if (self->read_ == nullptr) {
+    // Paused and something arrived: it stays in the socket until the next owner reads.
+    self->stop_reading();
+    return;
+  }
+  // After EOF or an error libuv has stopped reading by itself.
+  if (nread < 0 && nread != UV_ENOBUFS) self->libuv_reading_ = false;
+  self->read_(stream, nread, buf);
 }
 
 int TcpSocket::start_connect(const sockaddr* address) {

@@ -1,6 +1,11 @@
 // RAII ownership of a libuv TCP handle. Destroying a TcpSocket detaches its owner and closes
 // the handle; the handle's memory is freed only in libuv's close callback. Callbacks still in
 // flight (writes, connect) find a null owner and do nothing but free their request.
+//
+// Reads go through the TcpSocket, so that a socket can change owners (handshake, spare,
+// session) without stopping libuv's reads: uv_read_stop makes libuv forget the socket's epoll
+// registration, and the next uv_read_start pays for that with an epoll_ctl that fails (EEXIST)
+// and a second one.
 #pragma once
 
 #include <uv.h>
@@ -22,11 +27,27 @@ class TcpSocket {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(handle_); }
 
   // The object that callbacks on this handle should reach; nullptr detaches.
-  void set_owner(void* owner) { handle_->data = owner; }
+  void set_owner(void* owner) { owner_ = owner; }
+  // The owner, from inside a callback; nullptr once the TcpSocket is gone or detached.
+  template <typename T>
+  static T* owner_of(const uv_handle_t* handle) {
+    const auto* socket = static_cast<const TcpSocket*>(handle->data);
+    return socket == nullptr ? nullptr : static_cast<T*>(socket->owner_);
+  }
   template <typename T>
   static T* owner_of(const uv_stream_t* stream) {
-    return static_cast<T*>(stream->data);
+    return owner_of<T>(reinterpret_cast<const uv_handle_t*>(stream));
   }
+
+  // Reads into these callbacks (libuv's signatures; they reach the owner with owner_of), or
+  // switches to them without a system call if libuv is still reading.
+  int read_with(uv_alloc_cb alloc, uv_read_cb read);
+  // No callbacks until the next read_with, which may come from another owner. libuv keeps
+  // watching the socket; whatever arrives meanwhile (data, EOF, an error) stays in the socket,
+  // and libuv then stops for real.
+  void pause_reading();
+  // Stops libuv's reads (flow control, or done with the socket).
+  void stop_reading();
 
   // Starts connecting the socket made by create(loop, family) and returns at once (0 or a libuv
   // error). Unlike uv_tcp_connect, writes may be queued right away: libuv tries them at once,
@@ -40,8 +61,15 @@ class TcpSocket {
   void reset_on_close() { reset_on_close_ = true; }
 
  private:
-  explicit TcpSocket(uv_tcp_t* handle) : handle_(handle) {}
+  explicit TcpSocket(uv_tcp_t* handle) : handle_(handle) { handle_->data = this; }
+  static void alloc_trampoline(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void read_trampoline(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+
   uv_tcp_t* handle_;
+  void* owner_ = nullptr;
+  uv_alloc_cb alloc_ = nullptr;  // both null while paused or stopped
+  uv_read_cb read_ = nullptr;
+  bool libuv_reading_ = false;
   bool reset_on_close_ = false;
 };
 

@@ -62,10 +62,9 @@ class DnsForwarder::Stream {
     socket_ = connector_->take_socket();
     connector_.reset();
     socket_->set_owner(this);
-    uv_read_start(
-        socket_->stream(),
+    socket_->read_with(
         [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-          *buf = static_cast<Stream*>(handle->data)->owner_.relay_.read_buffer_for_libuv();
+          *buf = io::TcpSocket::owner_of<Stream>(handle)->owner_.relay_.read_buffer_for_libuv();
         },
         [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
           auto* self = io::TcpSocket::owner_of<Stream>(stream);
@@ -111,7 +110,7 @@ class DnsForwarder::Stream {
   void close() {
     if (closed_) return;
     closed_ = true;
-    if (socket_) uv_read_stop(socket_->stream());
+    if (socket_) socket_->stop_reading();
     owner_.on_stream_closed(this);
   }
 

@@ -179,7 +179,7 @@ void TcpSession::maybe_shutdown_proxy() {
 
 void TcpSession::start_proxy_reads() {
   if (reading_proxy_ || proxy_eof_ || ended_) return;
-  if (uv_read_start(proxy_->stream(), alloc_callback, read_callback) == 0) {
+  if (proxy_->read_with(alloc_callback, read_callback) == 0) {
     reading_proxy_ = true;
   } else {
     end_with_reset("cannot read from proxy");
@@ -187,7 +187,7 @@ void TcpSession::start_proxy_reads() {
 }
 
 void TcpSession::alloc_callback(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<TcpSession*>(handle->data);
+  auto* self = io::TcpSocket::owner_of<TcpSession>(handle);
   std::span<uint8_t> shared = self->relay_.read_buffer();
   // Read no more than lwIP can take now, so bytes rarely need to wait in pending_down_.
   size_t space = self->app_->send_space();
@@ -203,7 +203,7 @@ void TcpSession::read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_
 void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
   if (ended_ || nread == 0) return;
   if (nread < 0) {
-    uv_read_stop(proxy_->stream());
+    proxy_->stop_reading();
     reading_proxy_ = false;
     if (nread != UV_EOF) {
       log::debug("tcp {} -> {}: proxy connection failed: {}", request_.app, request_.destination,
@@ -224,7 +224,7 @@ void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
   if (taken < length) {
     pending_down_.assign(bytes + taken, bytes + length);
     pending_down_offset_ = 0;
-    uv_read_stop(proxy_->stream());
+    proxy_->stop_reading();
     reading_proxy_ = false;
   }
 }
@@ -317,7 +317,7 @@ void TcpSession::end_with_reset(const char* why) {
 
 void TcpSession::end() {
   ended_ = true;
-  if (reading_proxy_ && proxy_) uv_read_stop(proxy_->stream());
+  if (reading_proxy_ && proxy_) proxy_->stop_reading();
   reading_proxy_ = false;
   if (app_) app_->set_handler(nullptr);
   relay_.retire(this, request_.id);

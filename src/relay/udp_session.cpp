@@ -74,10 +74,9 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
   connector_.reset();
   control_->set_owner(this);
   // The association ends when the proxy closes the control connection: watch it.
-  uv_read_start(
-      control_->stream(),
+  control_->read_with(
       [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-        *buf = static_cast<UdpSession*>(handle->data)->relay_.read_buffer_for_libuv();
+        *buf = io::TcpSocket::owner_of<UdpSession>(handle)->relay_.read_buffer_for_libuv();
       },
       on_control_read);
 
@@ -266,7 +265,7 @@ void UdpSession::check_deadline(uint64_t now_ms) {
 void UdpSession::end() {
   ended_ = true;
   if (udp_ != nullptr) uv_udp_recv_stop(udp_);
-  if (control_) uv_read_stop(control_->stream());
+  if (control_) control_->stop_reading();
   relay_.retire_udp(this);
 }
 

@@ -110,7 +110,7 @@ void Connector::start() {
   // The method selection usually arrives long before the reply (the proxy connects to the
   // destination in between); a low-water mark lets both wake the loop once, not twice.
   if (pipelined_) set_receive_low_water(kPipelinedAnswerMinimum);
-  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
+  int rc = socket_->read_with(alloc_callback, read_callback);
   if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
 }
 
@@ -127,7 +127,7 @@ void Connector::start_on_greeted(std::unique_ptr<io::TcpSocket> greeted) {
     return;
   }
   if (!send(std::move(request))) return;
-  int rc = uv_read_start(socket_->stream(), alloc_callback, read_callback);
+  int rc = socket_->read_with(alloc_callback, read_callback);
   if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
 }
 
@@ -164,7 +164,7 @@ void Connector::fail_later(std::string detail, ConnectStatus status) {
 
 std::unique_ptr<io::TcpSocket> Connector::take_socket() {
   if (socket_) {
-    uv_read_stop(socket_->stream());
+    socket_->pause_reading();  // the next owner reads on
     socket_->set_owner(nullptr);
   }
   return std::move(socket_);
@@ -212,7 +212,7 @@ std::string Connector::failure_text(const char* once_connected, int code) const 
 }
 
 void Connector::alloc_callback(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connector*>(handle->data);
+  auto* self = io::TcpSocket::owner_of<Connector>(handle);
   if (self == nullptr || self->buffered_ >= self->buffer_.size()) {
     *buf = uv_buf_init(nullptr, 0);
     return;
@@ -356,7 +356,7 @@ void Connector::finish(ConnectStatus status, std::string detail, uint8_t reply_c
   outcome_.status = status;
   outcome_.detail = std::move(detail);
   outcome_.reply_code = reply_code;
-  if (socket_) uv_read_stop(socket_->stream());
+  if (socket_) socket_->pause_reading();
   // The callback may destroy this Connector: it gets copies of the callback and outcome.
   Callback done = done_;
   ConnectOutcome outcome = outcome_;

@@ -43,7 +43,7 @@ std::unique_ptr<io::TcpSocket> SpareConnections::take() {
   for (auto it = spares_.begin(); it != spares_.end(); ++it) {
     Spare& spare = **it;
     if (!spare.socket || now - spare.opened_ms >= lifetime_ms_) continue;
-    uv_read_stop(spare.socket->stream());
+    spare.socket->pause_reading();
     spare.socket->set_owner(nullptr);
     taken = std::move(spare.socket);
     spares_.erase(it);
@@ -95,7 +95,7 @@ void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
   spare->socket = spare->greeting->take_socket();
   spare->greeting.reset();
   spare->socket->set_owner(spare);
-  if (uv_read_start(spare->socket->stream(), idle_alloc, idle_read) != 0) {
+  if (spare->socket->read_with(idle_alloc, idle_read) != 0) {
     ++counters_.unused;
     discard(spare);
   }
@@ -108,7 +108,7 @@ void SpareConnections::greeting_failed(uint64_t now) {
 }
 
 void SpareConnections::idle_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* spare = static_cast<Spare*>(handle->data);
+  auto* spare = io::TcpSocket::owner_of<Spare>(handle);
   if (spare == nullptr) {
     *buf = uv_buf_init(nullptr, 0);
     return;
