@@ -37,7 +37,7 @@ class SpareConnections {
   SpareConnections(const SpareConnections&) = delete;
   SpareConnections& operator=(const SpareConnections&) = delete;
 
-  // Call once for each new flow. Returns a greeted connection (reading stopped) or nullptr.
+  // Call once for each new flow. Returns a greeted connection (reads paused) or nullptr.
   // When the previous flow was recent, spares are opened up to `count` once this loop turn's
   // I/O is done: after the requests of every flow that started in it went out.
   std::unique_ptr<io::TcpSocket> take();

@@ -3,8 +3,10 @@
 # the first two start on a connection greeted ahead of time, and two spares wait for the next;
 # once no flow came for the spares' lifetime (10 s) the tunnel holds no connection to the proxy.
 # --proxy-spares 0 opens none. A proxy restarted while spares wait: they are dropped and later
-# GETs work. A proxy that closes an idle connection just as the request arrives (a negotiation
-# timeout): the flow starts over on a new connection and its GET works without an error.
+# GETs work. With username/password, spares are authenticated ahead of time too; with a wrong
+# password their greetings fail and are counted, and no spare is used or left open. A proxy
+# that closes an idle connection just as the request arrives (a negotiation timeout): the flow
+# starts over on a new connection and its GET works without an error.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -61,6 +63,27 @@ gets 3 "after the proxy restarted"
 line=$(tunnel_counters)
 (($(counter_value "$line" tcp_failed) == 0)) || fail "a GET after the restart failed: $line"
 (($(counter_value "$line" proxy_spares_unused) >= 2)) || fail "dropped spares not counted: $line"
+stop_tunnel_ok
+
+# dante checks the password with crypt(3), which takes a while: the spares get a second.
+start_tunnel --proxy "$PROXY_AUTH_URL"
+gets 2 "through dante with username/password"
+sleep 1
+gets 2 "on authenticated spares"
+line=$(tunnel_counters)
+(($(counter_value "$line" proxy_spares_used) == 2)) || fail "authenticated spares unused: $line"
+stop_tunnel_ok
+
+start_tunnel --proxy "socks5://$T2S_USER:wrong@$NET_V4:$PROXY_AUTH_PORT"
+for i in 1 2 3; do
+  in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/1k.bin" 2>/dev/null &&
+    fail "GET $i worked with a wrong proxy password"
+done
+wait_until 5 "the failed spares to go" proxy_conns_are "$PROXY_AUTH_PORT" 0 ||
+  fail "$(proxy_conns "$PROXY_AUTH_PORT") connections left open to a proxy that rejects us"
+line=$(tunnel_counters)
+(($(counter_value "$line" proxy_spares_failed) >= 1)) || fail "failed greetings not counted: $line"
+(($(counter_value "$line" proxy_spares_used) == 0)) || fail "a spare that failed was used: $line"
 stop_tunnel_ok
 
 # A server that closes a connection whose request comes over 300 ms after its greeting.
