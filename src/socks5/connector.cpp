@@ -33,17 +33,6 @@ std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
 }
 
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
-                     Destination destination, Callback done, bool pipelined)
-    : loop_(loop),
-      proxy_(proxy),
-      command_(command),
-      destination_(std::move(destination)),
-      done_(std::move(done)),
-      pipelined_(pipelined && !proxy.credentials) {
-  start();
-}
-
-Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
                      Destination destination, Callback done, bool pipelined,
                      std::unique_ptr<io::TcpSocket> greeted)
     : loop_(loop),

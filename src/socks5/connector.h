@@ -55,14 +55,12 @@ class Connector {
   // Starts at once; `done` runs exactly once, later on the loop, unless the Connector is
   // destroyed first (which cancels everything). `pipelined`: send the request right behind the
   // greeting, without waiting for the method reply (only without credentials; see
-  // pipelining.h for when a proxy allows it).
+  // pipelining.h for when a proxy allows it). With `greeted`, a connection that a
+  // greeting-only Connector left ready, only the request is sent on it; if that connection
+  // turns out closed before any answer (a proxy may drop connections that sit idle), it starts
+  // over on a new one: nothing was relayed yet, so nothing is lost.
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
-            Callback done, bool pipelined = false);
-  // Sends the request on `greeted`, a connection that a greeting-only Connector left ready. If
-  // it turns out closed before any answer (a proxy may drop connections that sit idle), starts
-  // over on a new connection: nothing was relayed yet, so nothing is lost.
-  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
-            Callback done, bool pipelined, std::unique_ptr<io::TcpSocket> greeted);
+            Callback done, bool pipelined = false, std::unique_ptr<io::TcpSocket> greeted = {});
   // Greeting only: method selection and, when asked, authentication. A kOk outcome leaves a
   // socket that waits for a request (see SpareConnections).
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done);

@@ -556,27 +556,27 @@ TEST(ProxyPasswordFileTest, ErrorsNameTheFileButNeverThePassword) {
   }
 }
 
+// Each value in `bad` makes `flag` fail with a message that names it.
+void expect_rejected(const char* flag, std::initializer_list<const char*> bad) {
+  for (const char* value : bad) {
+    CommandLine result = parse({flag, value});
+    EXPECT_FALSE(result.run) << flag << " " << value;
+    EXPECT_NE(result.exit_code, 0) << flag << " " << value;
+    EXPECT_NE(result.message.find(flag), std::string::npos) << result.message;
+  }
+}
+
 TEST(ConfigTest, ProxySpares) {
   EXPECT_EQ(parse({"--proxy-spares", "0"}).config.proxy_spares, 0);
   EXPECT_EQ(parse({"--proxy-spares", "64"}).config.proxy_spares, 64);
-  for (const char* bad : {"-1", "65", "two", "1.5", ""}) {
-    CommandLine result = parse({"--proxy-spares", bad});
-    EXPECT_FALSE(result.run) << bad;
-    EXPECT_NE(result.exit_code, 0) << bad;
-    EXPECT_NE(result.message.find("--proxy-spares"), std::string::npos) << result.message;
-  }
+  expect_rejected("--proxy-spares", {"-1", "65", "two", "1.5", ""});
 }
 
 TEST(ConfigTest, MaxConnections) {
   EXPECT_EQ(parse({}).config.max_connections, 0);
   EXPECT_EQ(parse({"--max-connections", "0"}).config.max_connections, 0);
   EXPECT_EQ(parse({"--max-connections", "1000000"}).config.max_connections, 1000000);
-  for (const char* bad : {"-1", "1000001", "abc", "1.5", ""}) {
-    CommandLine result = parse({"--max-connections", bad});
-    EXPECT_FALSE(result.run) << bad;
-    EXPECT_NE(result.exit_code, 0) << bad;
-    EXPECT_NE(result.message.find("--max-connections"), std::string::npos) << result.message;
-  }
+  expect_rejected("--max-connections", {"-1", "1000001", "abc", "1.5", ""});
 }
 
 // The repository's copy of `relative`, found by walking up from the working directory (ctest
