@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "log/log.h"
+
 namespace t2s::socks5 {
 namespace {
 constexpr uint64_t kFirstPauseMs = 1'000;
@@ -87,6 +89,8 @@ void SpareConnections::open_spares() {
 
 void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
   if (outcome.status != ConnectStatus::kOk) {
+    log::debug("spare connection to proxy {}: greeting failed: {}", proxy_.display_name,
+               outcome.detail);
     greeting_failed(uv_now(loop_));
     discard(spare);  // destroys the Connector inside its callback, which it allows
     return;
@@ -140,6 +144,8 @@ void SpareConnections::expire() {
       ++counters_.unused;
     } else {
       if (now - spare->opened_ms < greeting_timeout_ms_) return false;
+      log::debug("spare connection to proxy {}: no answer to the greeting in time",
+                 proxy_.display_name);
       greeting_failed(now);
     }
     return true;
