@@ -33,15 +33,16 @@ std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
 }
 
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
-                     Destination destination, Callback done, bool pipelined,
+                     const Destination& destination, Callback done, bool pipelined,
                      std::unique_ptr<io::TcpSocket> greeted)
     : loop_(loop),
       proxy_(proxy),
-      command_(command),
-      destination_(std::move(destination)),
       done_(std::move(done)),
+      request_(encode_request(command, destination)),
       pipelined_(pipelined && !proxy.credentials) {
-  if (greeted) {
+  if (request_.empty()) {
+    fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
+  } else if (greeted) {
     start_on_greeted(std::move(greeted));
   } else {
     start();
@@ -49,12 +50,7 @@ Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
 }
 
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done)
-    : loop_(loop),
-      proxy_(proxy),
-      command_(Command::kConnect),
-      done_(std::move(done)),
-      pipelined_(false),
-      greet_only_(true) {
+    : loop_(loop), proxy_(proxy), done_(std::move(done)), pipelined_(false) {
   start();
 }
 
@@ -88,12 +84,7 @@ void Connector::start() {
   std::vector<uint8_t> greeting = encode_greeting(proxy_.credentials.has_value());
   if (pipelined_) {
     // Only "no authentication" is offered, so the request can follow in the same segment.
-    std::vector<uint8_t> request = encode_request(command_, destination_);
-    if (request.empty()) {
-      fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
-      return;
-    }
-    greeting.insert(greeting.end(), request.begin(), request.end());
+    greeting.insert(greeting.end(), request_.begin(), request_.end());
   }
   if (!send(std::move(greeting))) return;
   // The method selection usually arrives long before the reply (the proxy connects to the
@@ -110,12 +101,7 @@ void Connector::start_on_greeted(std::unique_ptr<io::TcpSocket> greeted) {
   connected_ = true;
   outcome_.greeted = true;
   phase_ = Phase::kReply;
-  std::vector<uint8_t> request = encode_request(command_, destination_);
-  if (request.empty()) {
-    fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
-    return;
-  }
-  if (!send(std::move(request))) return;
+  if (!send(request_)) return;
   int rc = socket_->read_with(alloc_callback, read_callback);
   if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
 }
@@ -152,10 +138,8 @@ void Connector::fail_later(std::string detail, ConnectStatus status) {
 }
 
 std::unique_ptr<io::TcpSocket> Connector::take_socket() {
-  if (socket_) {
-    socket_->pause_reading();  // the next owner reads on
-    socket_->set_owner(nullptr);
-  }
+  // finish() paused the reads: the next owner reads on without a system call.
+  if (socket_) socket_->set_owner(nullptr);
   return std::move(socket_);
 }
 
@@ -315,9 +299,9 @@ void Connector::process() {
 }
 
 bool Connector::greeted(size_t consumed) {
-  if (!greet_only_) {
+  if (!request_.empty()) {
     send_request();
-    return phase_ != Phase::kDone;
+    return true;
   }
   if (buffered_ > consumed) {
     finish(ConnectStatus::kProtocolError, "proxy sent bytes before any request");
@@ -329,13 +313,8 @@ bool Connector::greeted(size_t consumed) {
 }
 
 void Connector::send_request() {
-  auto request = encode_request(command_, destination_);
-  if (request.empty()) {
-    finish(ConnectStatus::kProtocolError, "destination cannot be encoded");
-    return;
-  }
   phase_ = Phase::kReply;
-  send(std::move(request));
+  send(request_);  // a failure is reported on a later loop turn
 }
 
 void Connector::finish(ConnectStatus status, std::string detail, uint8_t reply_code) {

@@ -59,8 +59,9 @@ class Connector {
   // greeting-only Connector left ready, only the request is sent on it; if that connection
   // turns out closed before any answer (a proxy may drop connections that sit idle), it starts
   // over on a new one: nothing was relayed yet, so nothing is lost.
-  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command, Destination destination,
-            Callback done, bool pipelined = false, std::unique_ptr<io::TcpSocket> greeted = {});
+  Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
+            const Destination& destination, Callback done, bool pipelined = false,
+            std::unique_ptr<io::TcpSocket> greeted = {});
   // Greeting only: method selection and, when asked, authentication. A kOk outcome leaves a
   // socket that waits for a request (see SpareConnections).
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done);
@@ -99,14 +100,12 @@ class Connector {
 
   uv_loop_t* loop_;
   const ProxyConfig& proxy_;
-  Command command_;
-  Destination destination_;
   Callback done_;
+  std::vector<uint8_t> request_;  // encoded once; empty for a greeting-only Connector
   std::unique_ptr<io::TcpSocket> socket_;
   Phase phase_ = Phase::kMethod;
   bool connected_ = false;  // a write completed or bytes arrived: the connection is up
   bool pipelined_;
-  bool greet_only_ = false;
   bool on_spare_ = false;          // the request went out on a connection greeted ahead of time
   bool low_water_raised_ = false;  // SO_RCVLOWAT is above 1 on the socket
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.

@@ -52,8 +52,7 @@ std::unique_ptr<io::TcpSocket> SpareConnections::take() {
     ++counters_.used;
     break;
   }
-  const bool recent = demand_seen_ && now - last_demand_ms_ < lifetime_ms_;
-  demand_seen_ = true;
+  const bool recent = last_demand_ms_ && now - *last_demand_ms_ < lifetime_ms_;
   last_demand_ms_ = now;
   if ((taken || recent) && now >= paused_until_ms_) {
     uv_check_start(refill_check_, [](uv_check_t* check) {

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "io/tcp_socket.h"
@@ -73,8 +74,7 @@ class SpareConnections {
   uint64_t lifetime_ms_;
   std::vector<std::unique_ptr<Spare>> spares_;  // oldest first
   bool stopped_ = false;
-  bool demand_seen_ = false;
-  uint64_t last_demand_ms_ = 0;
+  std::optional<uint64_t> last_demand_ms_;  // when the previous flow started
   // After failed greetings no spares are opened for a while, longer after each (flows go the
   // usual way and report why); a greeting that works ends the pause.
   uint64_t paused_until_ms_ = 0;
