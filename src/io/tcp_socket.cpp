@@ -63,6 +63,22 @@ void TcpSocket::read_trampoline(uv_stream_t* stream, ssize_t nread, const uv_buf
   self->read_(stream, nread, buf);
 }
 
+ssize_t TcpSocket::write_now(std::span<uv_buf_t>& bufs) {
+  int written = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
+  if (written == UV_EAGAIN) return 0;
+  if (written < 0) return written;
+  size_t left = static_cast<size_t>(written);
+  while (!bufs.empty() && left >= bufs.front().len) {
+    left -= bufs.front().len;
+    bufs = bufs.subspan(1);
+  }
+  if (left > 0) {
+    bufs.front().base += left;
+    bufs.front().len -= left;
+  }
+  return written;
+}
+
 int TcpSocket::start_connect(const sockaddr* address) {
   uv_os_fd_t fd{};
   if (int rc = uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd); rc != 0) return rc;

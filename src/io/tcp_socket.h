@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <span>
 
 namespace t2s::io {
 
@@ -48,6 +49,13 @@ class TcpSocket {
   void pause_reading();
   // Stops libuv's reads (flow control, or done with the socket).
   void stop_reading();
+
+  // Writes what the socket takes at once, without a libuv write request: when a request
+  // completes, libuv re-registers the socket with epoll (one more epoll_ctl per write). `bufs`
+  // is advanced past the bytes written; what is left (usually nothing) is for a uv_write, which
+  // libuv queues behind any earlier one. Returns the bytes written (0 if the socket takes
+  // nothing now or a write is still queued) or a libuv error.
+  ssize_t write_now(std::span<uv_buf_t>& bufs);
 
   // Starts connecting the socket made by create(loop, family) and returns at once (0 or a libuv
   // error). Unlike uv_tcp_connect, writes may be queued right away: libuv tries them at once,

@@ -116,8 +116,16 @@ void TcpSession::flush_to_proxy() {
                           static_cast<unsigned>(parts[i].size()));
   }
   bytes_in_flight_ += write->bytes;
-  int rc = uv_write(&write->request, proxy_->stream(), bufs.data(),
-                    static_cast<unsigned>(bufs.size()), [](uv_write_t* request, int status) {
+  std::span<uv_buf_t> left(bufs);
+  if (ssize_t written = proxy_->write_now(left); written < 0 || left.empty()) {
+    // Done (or failed) at once; the chains are no longer needed.
+    size_t bytes = write->bytes;
+    delete write;
+    on_proxy_write_done(bytes, written < 0 ? static_cast<int>(written) : 0);
+    return;
+  }
+  int rc = uv_write(&write->request, proxy_->stream(), left.data(),
+                    static_cast<unsigned>(left.size()), [](uv_write_t* request, int status) {
                       auto* done = reinterpret_cast<ProxyWrite*>(request);
                       auto* self = io::TcpSocket::owner_of<TcpSession>(request->handle);
                       size_t bytes = done->bytes;

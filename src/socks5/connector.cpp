@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <span>
 
 namespace t2s::socks5 {
 namespace {
@@ -107,6 +108,11 @@ void Connector::start_on_greeted(std::unique_ptr<io::TcpSocket> greeted) {
 }
 
 void Connector::connection_lost(std::string detail) {
+  if (lose_deferred_) {
+    // A failed write was waiting to report this; one report is enough.
+    lose_deferred_ = false;
+    uv_timer_stop(deferred_);
+  }
   if (on_spare_ && buffered_ == 0) {
     // Closed before it answered: most likely the proxy dropped the idle connection as our
     // request arrived. It did not act on the request, so a new connection may ask again.
@@ -123,6 +129,16 @@ void Connector::connection_lost(std::string detail) {
 
 void Connector::fail_later(std::string detail, ConnectStatus status) {
   outcome_ = {status, 0, std::move(detail), {}};
+  start_deferred();
+}
+
+void Connector::lose_later(std::string detail) {
+  outcome_.detail = std::move(detail);
+  lose_deferred_ = true;
+  start_deferred();
+}
+
+void Connector::start_deferred() {
   if (deferred_ == nullptr) {
     deferred_ = new uv_timer_t{};
     uv_timer_init(loop_, deferred_);
@@ -132,7 +148,11 @@ void Connector::fail_later(std::string detail, ConnectStatus status) {
       deferred_,
       [](uv_timer_t* timer) {
         auto* self = static_cast<Connector*>(timer->data);
-        self->finish(self->outcome_.status, self->outcome_.detail);
+        if (self->lose_deferred_) {
+          self->connection_lost(self->outcome_.detail);
+        } else {
+          self->finish(self->outcome_.status, self->outcome_.detail);
+        }
       },
       0, 0);
 }
@@ -154,8 +174,20 @@ void Connector::set_receive_low_water(int bytes) {
 }
 
 bool Connector::send(std::vector<uint8_t> bytes) {
+  uv_buf_t whole = uv_buf_init(reinterpret_cast<char*>(bytes.data()),
+                               static_cast<unsigned>(bytes.size()));
+  std::span<uv_buf_t> left(&whole, 1);
+  ssize_t written = socket_->write_now(left);
+  if (written < 0) {
+    // Through connection_lost like a failed write request: a spare the proxy closed gets one
+    // more try on a new connection.
+    lose_later(failure_text("write to proxy failed", static_cast<int>(written)));
+    return false;
+  }
+  if (written > 0) connected_ = true;
+  if (left.empty()) return true;
   auto* request = new WriteRequest{};
-  request->bytes = std::move(bytes);
+  request->bytes.assign(left[0].base, left[0].base + left[0].len);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->bytes.data()),
                              static_cast<unsigned>(request->bytes.size()));
   int rc = uv_write(&request->request, socket_->stream(), &buf, 1, [](uv_write_t* req, int status) {

@@ -94,6 +94,9 @@ class Connector {
   // Reports a failure on a later loop turn: `done` may destroy this Connector, so it must not
   // run inside a call chain that goes on afterwards.
   void fail_later(std::string detail, ConnectStatus status = ConnectStatus::kProxyUnreachable);
+  // connection_lost on a later loop turn, unless the connection's loss is reported first.
+  void lose_later(std::string detail);
+  void start_deferred();
 
   static void read_callback(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void alloc_callback(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -114,6 +117,7 @@ class Connector {
   std::vector<uint8_t> early_data_;
   ConnectOutcome outcome_;
   uv_timer_t* deferred_ = nullptr;  // freed in its close callback
+  bool lose_deferred_ = false;      // deferred_ is to call connection_lost, not finish
 };
 
 }  // namespace t2s::socks5
