@@ -174,8 +174,8 @@ void Connector::set_receive_low_water(int bytes) {
 }
 
 bool Connector::send(std::vector<uint8_t> bytes) {
-  uv_buf_t whole = uv_buf_init(reinterpret_cast<char*>(bytes.data()),
-                               static_cast<unsigned>(bytes.size()));
+  uv_buf_t whole =
+      uv_buf_init(reinterpret_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
   std::span<uv_buf_t> left(&whole, 1);
   ssize_t written = socket_->write_now(left);
   if (written < 0) {
