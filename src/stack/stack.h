@@ -129,7 +129,7 @@ class Stack {
   void check_timeouts();
   static constexpr uint64_t kTimerIntervalMs = 250;
   // Connections kept in TIME-WAIT at most (checked at every SYN and every timer tick).
-  static constexpr size_t kMaxTimeWaitPcbs = 256;
+  static constexpr size_t kMaxTimeWaitPcbs = 64;
 
   const StackCounters& counters() const;
 
