@@ -232,7 +232,8 @@ std::unique_ptr<socks5::Connector> Relay::connect_proxy(socks5::Command command,
     done(outcome);  // may destroy the Connector, and this lambda with it: nothing follows
   };
   return std::make_unique<socks5::Connector>(loop_, options_.proxy, command, std::move(destination),
-                                             std::move(observed), pipelined, spares_.take());
+                                             std::move(observed), pipelined,
+                                             spares_.take(/*greet=*/!pipelined));
 }
 
 void Relay::handshake_failed() {

@@ -35,7 +35,7 @@ std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
 
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
                      const Destination& destination, Callback done, bool pipelined,
-                     std::unique_ptr<io::TcpSocket> greeted)
+                     OpenConnection spare)
     : loop_(loop),
       proxy_(proxy),
       done_(std::move(done)),
@@ -43,8 +43,8 @@ Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
       pipelined_(pipelined && !proxy.credentials) {
   if (request_.empty()) {
     fail_later("destination cannot be encoded", ConnectStatus::kProtocolError);
-  } else if (greeted) {
-    start_on_greeted(std::move(greeted));
+  } else if (spare.socket) {
+    start_on_spare(std::move(spare));
   } else {
     start();
   }
@@ -82,6 +82,10 @@ void Connector::start() {
   }
   uv_tcp_nodelay(socket_->handle(), 1);
   // The greeting goes out as soon as the connection is up, without a loop turn in between.
+  greet();
+}
+
+void Connector::greet() {
   std::vector<uint8_t> greeting = encode_greeting(proxy_.credentials.has_value());
   if (pipelined_) {
     // Only "no authentication" is offered, so the request can follow in the same segment.
@@ -95,11 +99,15 @@ void Connector::start() {
   if (rc != 0) fail_later("cannot read from proxy: " + uv_text(rc));
 }
 
-void Connector::start_on_greeted(std::unique_ptr<io::TcpSocket> greeted) {
-  socket_ = std::move(greeted);
+void Connector::start_on_spare(OpenConnection spare) {
+  socket_ = std::move(spare.socket);
   socket_->set_owner(this);
   on_spare_ = true;
   connected_ = true;
+  if (!spare.greeted) {
+    greet();
+    return;
+  }
   outcome_.greeted = true;
   phase_ = Phase::kReply;
   if (!send(request_)) return;

@@ -48,6 +48,13 @@ struct ConnectOutcome {
   bool greeted = false;  // the proxy answered the greeting (picked a method)
 };
 
+// A connection to the proxy opened ahead of need (see SpareConnections): connected, and with
+// `greeted` also past the method selection (and authentication).
+struct OpenConnection {
+  std::unique_ptr<io::TcpSocket> socket;
+  bool greeted = false;
+};
+
 class Connector {
  public:
   using Callback = std::function<void(const ConnectOutcome&)>;
@@ -55,13 +62,13 @@ class Connector {
   // Starts at once; `done` runs exactly once, later on the loop, unless the Connector is
   // destroyed first (which cancels everything). `pipelined`: send the request right behind the
   // greeting, without waiting for the method reply (only without credentials; see
-  // pipelining.h for when a proxy allows it). With `greeted`, a connection that a
-  // greeting-only Connector left ready, only the request is sent on it; if that connection
-  // turns out closed before any answer (a proxy may drop connections that sit idle), it starts
+  // pipelining.h for when a proxy allows it). With `spare`, the handshake runs on that
+  // connection: only the request if it is greeted, else the greeting as usual. If it turns out
+  // closed before any answer (a proxy may drop connections that sit idle), the Connector starts
   // over on a new one: nothing was relayed yet, so nothing is lost.
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
             const Destination& destination, Callback done, bool pipelined = false,
-            std::unique_ptr<io::TcpSocket> greeted = {});
+            OpenConnection spare = {});
   // Greeting only: method selection and, when asked, authentication. A kOk outcome leaves a
   // socket that waits for a request (see SpareConnections).
   Connector(uv_loop_t* loop, const ProxyConfig& proxy, Callback done);
@@ -77,7 +84,9 @@ class Connector {
   enum class Phase { kMethod, kAuth, kReply, kDone };
 
   void start();
-  void start_on_greeted(std::unique_ptr<io::TcpSocket> greeted);
+  // Sends the greeting (and a pipelined request) on socket_ and reads the answer.
+  void greet();
+  void start_on_spare(OpenConnection spare);
   // The connection failed or closed before the handshake ended.
   void connection_lost(std::string detail);
   // Method selected (and authenticated, if asked): sends the request, or ends a greeting-only
@@ -109,7 +118,7 @@ class Connector {
   Phase phase_ = Phase::kMethod;
   bool connected_ = false;  // a write completed or bytes arrived: the connection is up
   bool pipelined_;
-  bool on_spare_ = false;          // the request went out on a connection greeted ahead of time
+  bool on_spare_ = false;          // the handshake runs on a connection opened ahead of time
   bool low_water_raised_ = false;  // SO_RCVLOWAT is above 1 on the socket
   // Large enough for the longest reply (4 + 1 + 255 + 2 bytes) plus early data in one read.
   std::array<uint8_t, 2048> buffer_{};

@@ -1,5 +1,5 @@
-// SpareConnections: greeting-only Connectors, then idle sockets watched for the proxy closing
-// them, and one timer that closes those past their lifetime.
+// SpareConnections: connecting sockets or greeting-only Connectors, then idle sockets watched
+// for the proxy closing them, and one timer that closes those past their lifetime.
 #include "socks5/spare_connections.h"
 
 #include <algorithm>
@@ -38,23 +38,24 @@ SpareConnections::~SpareConnections() {
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); });
 }
 
-std::unique_ptr<io::TcpSocket> SpareConnections::take() {
-  if (count_ == 0 || stopped_) return nullptr;
+OpenConnection SpareConnections::take(bool greet) {
+  if (count_ == 0 || stopped_) return {};
+  greet_ = greet;
   const uint64_t now = uv_now(loop_);
-  std::unique_ptr<io::TcpSocket> taken;
+  OpenConnection taken;
   for (auto it = spares_.begin(); it != spares_.end(); ++it) {
     Spare& spare = **it;
-    if (!spare.socket || now - spare.opened_ms >= lifetime_ms_) continue;
+    if (!spare.ready || now - spare.opened_ms >= lifetime_ms_) continue;
     spare.socket->pause_reading();
     spare.socket->set_owner(nullptr);
-    taken = std::move(spare.socket);
+    taken = {std::move(spare.socket), spare.greeted};
     spares_.erase(it);
     ++counters_.used;
     break;
   }
   const bool recent = last_demand_ms_ && now - *last_demand_ms_ < lifetime_ms_;
   last_demand_ms_ = now;
-  if ((taken || recent) && now >= paused_until_ms_) {
+  if ((taken.socket || recent) && now >= paused_until_ms_) {
     uv_check_start(refill_check_, [](uv_check_t* check) {
       uv_check_stop(check);
       static_cast<SpareConnections*>(check->data)->open_spares();
@@ -72,6 +73,10 @@ void SpareConnections::open_spares() {
     raw->pool = this;
     raw->opened_ms = now;
     spares_.push_back(std::move(spare));
+    if (!greet_) {
+      connect(raw);
+      continue;
+    }
     // Done runs on a later loop turn, never inside this constructor.
     raw->greeting = std::make_unique<Connector>(
         loop_, proxy_, [this, raw](const ConnectOutcome& outcome) { on_greeted(raw, outcome); });
@@ -94,9 +99,55 @@ void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
     discard(spare);  // destroys the Connector inside its callback, which it allows
     return;
   }
-  pause_ms_ = 0;
   spare->socket = spare->greeting->take_socket();
   spare->greeting.reset();
+  spare->greeted = true;
+  watch(spare);
+}
+
+// Connected only, with uv_tcp_connect: its callback says when the connection is up or failed.
+void SpareConnections::connect(Spare* spare) {
+  spare->socket = io::TcpSocket::create(loop_, proxy_.address.ss_family);
+  std::string problem =
+      !spare->socket
+          ? "cannot create a socket"
+          : proxy_.prepare(reinterpret_cast<const uv_handle_t*>(spare->socket->handle()));
+  auto* request = new uv_connect_t{};
+  int rc = problem.empty()
+               ? uv_tcp_connect(request, spare->socket->handle(),
+                                reinterpret_cast<const sockaddr*>(&proxy_.address),
+                                [](uv_connect_t* done, int status) {
+                                  auto* owner = io::TcpSocket::owner_of<Spare>(done->handle);
+                                  delete done;
+                                  if (owner != nullptr) owner->pool->on_connected(owner, status);
+                                })
+               : UV_EINVAL;
+  if (rc != 0) {
+    delete request;
+    log::debug("spare connection to proxy {}: {}", proxy_.display_name,
+               problem.empty() ? std::string(uv_strerror(rc)) : problem);
+    greeting_failed(uv_now(loop_));
+    discard(spare);
+    return;
+  }
+  spare->socket->set_owner(spare);
+  uv_tcp_nodelay(spare->socket->handle(), 1);
+}
+
+void SpareConnections::on_connected(Spare* spare, int status) {
+  if (status != 0) {
+    log::debug("spare connection to proxy {}: cannot connect: {}", proxy_.display_name,
+               uv_strerror(status));
+    greeting_failed(uv_now(loop_));
+    discard(spare);
+    return;
+  }
+  watch(spare);
+}
+
+void SpareConnections::watch(Spare* spare) {
+  pause_ms_ = 0;
+  spare->ready = true;
   spare->socket->set_owner(spare);
   if (spare->socket->read_with(idle_alloc, idle_read) != 0) {
     ++counters_.unused;
@@ -138,13 +189,12 @@ void SpareConnections::discard(Spare* spare) {
 void SpareConnections::expire() {
   const uint64_t now = uv_now(loop_);
   std::erase_if(spares_, [&](const std::unique_ptr<Spare>& spare) {
-    if (spare->socket) {
+    if (spare->ready) {
       if (now - spare->opened_ms < lifetime_ms_) return false;
       ++counters_.unused;
     } else {
       if (now - spare->opened_ms < greeting_timeout_ms_) return false;
-      log::debug("spare connection to proxy {}: no answer to the greeting in time",
-                 proxy_.display_name);
+      log::debug("spare connection to proxy {}: no answer in time", proxy_.display_name);
       greeting_failed(now);
     }
     return true;
@@ -155,7 +205,7 @@ void SpareConnections::expire() {
 void SpareConnections::stop() {
   stopped_ = true;
   for (const auto& spare : spares_) {
-    if (spare->socket) ++counters_.unused;
+    if (spare->ready) ++counters_.unused;
   }
   spares_.clear();
   uv_timer_stop(expiry_timer_);

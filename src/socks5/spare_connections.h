@@ -1,7 +1,8 @@
-// SpareConnections: proxy connections opened and greeted ahead of need, so that a new flow only
-// sends its request and waits for the reply. That takes the TCP handshake with the proxy, its
-// accept, and the greeting (with authentication, one more round trip) off each new flow's path;
-// with a distant proxy, a pipelined handshake drops from two round trips to one.
+// SpareConnections: proxy connections opened ahead of need, so that a new flow skips the TCP
+// handshake with the proxy and its accept. Where the proxy takes a request pipelined behind the
+// greeting, a spare is only connected: the flow sends both in one segment, one round trip in
+// all. Otherwise (and with authentication) a spare is greeted too, so the flow sends only its
+// request: one round trip instead of two, or of four with a password.
 //
 // Spares exist only while flows keep arriving: each one taken is replaced, and the first flow
 // after a quiet spell opens none. A spare that waits a lifetime unused is closed, not replaced,
@@ -25,7 +26,7 @@ namespace t2s::socks5 {
 struct SpareCounters {
   uint64_t used = 0;    // flows that started on a spare
   uint64_t unused = 0;  // spares closed without a flow: expired, or closed by the proxy
-  uint64_t failed = 0;  // greetings that failed (the flow that follows reports why)
+  uint64_t failed = 0;  // connections or greetings that failed (the next flow reports why)
 };
 
 class SpareConnections {
@@ -38,10 +39,11 @@ class SpareConnections {
   SpareConnections(const SpareConnections&) = delete;
   SpareConnections& operator=(const SpareConnections&) = delete;
 
-  // Call once for each new flow. Returns a greeted connection (reads paused) or nullptr.
+  // Call once for each new flow. Returns a connection (reads paused; greeted or not) or none.
   // When the previous flow was recent, spares are opened up to `count` once this loop turn's
-  // I/O is done: after the requests of every flow that started in it went out.
-  std::unique_ptr<io::TcpSocket> take();
+  // I/O is done: after the requests of every flow that started in it went out. Spares opened
+  // from then on are greeted if `greet`.
+  OpenConnection take(bool greet);
   // Closes every spare and opens no more.
   void stop();
 
@@ -54,12 +56,17 @@ class SpareConnections {
   struct Spare {
     SpareConnections* pool = nullptr;
     std::unique_ptr<Connector> greeting;    // while the greeting runs
-    std::unique_ptr<io::TcpSocket> socket;  // once greeted
+    std::unique_ptr<io::TcpSocket> socket;  // once greeted, or from the start if not greeting
+    bool ready = false;                     // connected, and greeted if greeting
+    bool greeted = false;
     uint64_t opened_ms = 0;
   };
 
   void open_spares();
+  void connect(Spare* spare);
   void on_greeted(Spare* spare, const ConnectOutcome& outcome);
+  void on_connected(Spare* spare, int status);
+  void watch(Spare* spare);
   void greeting_failed(uint64_t now);
   void discard(Spare* spare);
   void expire();
@@ -74,6 +81,7 @@ class SpareConnections {
   uint64_t lifetime_ms_;
   std::vector<std::unique_ptr<Spare>> spares_;  // oldest first
   bool stopped_ = false;
+  bool greet_ = true;
   std::optional<uint64_t> last_demand_ms_;  // when the previous flow started
   // After failed greetings no spares are opened for a while, longer after each (flows go the
   // usual way and report why); a greeting that works ends the pause.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Spare proxy connections (--proxy-spares, default 2). In a burst of GETs through dante, all but
-# the first two start on a connection greeted ahead of time, and two spares wait for the next;
+# the first two start on a connection opened ahead of time, and two spares wait for the next,
+# only connected (dante reads a request pipelined behind the greeting, so each flow sends both);
 # once no flow came for the spares' lifetime (10 s) the tunnel holds no connection to the proxy.
 # --proxy-spares 0 opens none. A proxy restarted while spares wait: they are dropped and later
-# GETs work. With username/password, spares are authenticated ahead of time too; with a wrong
-# password their greetings fail and are counted, and no spare is used or left open. A proxy
-# that closes an idle connection just as the request arrives (a negotiation timeout): the flow
-# starts over on a new connection and its GET works without an error.
+# GETs work. With username/password, spares are greeted and authenticated ahead of time; with a
+# wrong password their greetings fail and are counted, and no spare is used or left open. A
+# proxy that closes an idle connection just as the client speaks (a negotiation timeout), on a
+# connected and on a greeted spare: the flow starts over on a new connection and its GET works
+# without an error.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
@@ -22,6 +24,10 @@ gets() {
 # proxy_conns PORT: established connections from the app namespace (the tunnel's) to PORT.
 proxy_conns() { in_app ss -Htn state established "dport = :$1" | wc -l; }
 proxy_conns_are() { (($(proxy_conns "$1") == $2)); }
+# proxy_conns_that_sent PORT: how many of those connections have sent any bytes.
+proxy_conns_that_sent() {
+  in_app ss -Htni state established "dport = :$1" | grep -c 'bytes_sent:' || true
+}
 
 harness_up
 got="$HARNESS_TMP/got"
@@ -34,6 +40,8 @@ log "GETs started on a spare: $used of 6"
 ((used >= 3)) || fail "only $used of 6 GETs started on a spare: $line"
 wait_until 5 "two spares waiting" proxy_conns_are "$PROXY_PORT" 2 ||
   fail "expected 2 spare connections to the proxy, found $(proxy_conns "$PROXY_PORT")"
+sent=$(proxy_conns_that_sent "$PROXY_PORT")
+((sent == 0)) || fail "$sent spares sent a greeting; with pipelining they are only connected"
 t0=$(now_ms)
 wait_until 16 "the spares to expire" proxy_conns_are "$PROXY_PORT" 0 ||
   fail "$(proxy_conns "$PROXY_PORT") connections to the proxy still open 16 s after the last GET"
@@ -72,6 +80,10 @@ sleep 1
 gets 2 "on authenticated spares"
 line=$(tunnel_counters)
 (($(counter_value "$line" proxy_spares_used) == 2)) || fail "authenticated spares unused: $line"
+wait_until 5 "two spares waiting" proxy_conns_are "$PROXY_AUTH_PORT" 2 ||
+  fail "no spares waiting with username/password"
+sent=$(proxy_conns_that_sent "$PROXY_AUTH_PORT")
+((sent == 2)) || fail "$sent of 2 spares sent their greeting and password ahead of time"
 stop_tunnel_ok
 
 start_tunnel --proxy "socks5://$T2S_USER:wrong@$NET_V4:$PROXY_AUTH_PORT"
@@ -86,23 +98,31 @@ line=$(tunnel_counters)
 (($(counter_value "$line" proxy_spares_used) == 0)) || fail "a spare that failed was used: $line"
 stop_tunnel_ok
 
-# A server that closes a connection whose request comes over 300 ms after its greeting.
+# A server that closes a connection whose greeting comes over 300 ms after its accept, or whose
+# request comes over 300 ms after its greeting. It reads pipelined requests, so spares are only
+# connected; with --proxy-pipelining off they are greeted.
 IDLE_PORT=1085
 start_bg "$NET_NS" "$HARNESS_TMP/trickle-idle.log" python3 "$TCP_PEER" trickle --bind "$NET_V4" \
   --port "$IDLE_PORT" --chunks 10 --greet-first --drop-idle-ms 300 --seconds 120
 idle_pid=$HARNESS_BG_PID
 wait_port "$NET_NS" "$IDLE_PORT" "$idle_pid" "SOCKS5 server that drops idle connections"
-start_tunnel --proxy "socks5://$NET_V4:$IDLE_PORT"
-gets 3 "a burst through a server that drops idle connections"
-wait_until 5 "two spares waiting" proxy_conns_are "$IDLE_PORT" 2 || fail "no spares to drop"
-sleep 0.5
-t0=$(now_ms)
-gets 1 "on a spare the server drops"
-log "GET whose spare was dropped: $(($(now_ms) - t0)) ms"
-grep -q 'dropped a connection idle' "$HARNESS_TMP/trickle-idle.log" ||
-  fail "the server dropped no spare; the case no longer tests starting over"
-line=$(tunnel_counters)
-(($(counter_value "$line" tcp_failed) == 0)) || fail "the flow on a dropped spare failed: $line"
-stop_tunnel_ok
+for spare_kind in "connected:before its greeting" "greeted:before its request"; do
+  kind=${spare_kind%%:*}
+  dropped_when=${spare_kind#*:}
+  pipelining=auto
+  [[ $kind == greeted ]] && pipelining=off
+  start_tunnel --proxy "socks5://$NET_V4:$IDLE_PORT" --proxy-pipelining "$pipelining"
+  gets 3 "a burst through a server that drops idle connections ($kind spares)"
+  wait_until 5 "two spares waiting" proxy_conns_are "$IDLE_PORT" 2 || fail "no $kind spares to drop"
+  sleep 0.5
+  t0=$(now_ms)
+  gets 1 "on a $kind spare the server drops"
+  log "GET whose $kind spare was dropped: $(($(now_ms) - t0)) ms"
+  grep -q "dropped a connection idle for [0-9]* ms $dropped_when" "$HARNESS_TMP/trickle-idle.log" ||
+    fail "the server dropped no $kind spare; the case no longer tests starting over"
+  line=$(tunnel_counters)
+  (($(counter_value "$line" tcp_failed) == 0)) || fail "the flow on a dropped $kind spare failed: $line"
+  stop_tunnel_ok
+done
 kill_pid "$idle_pid" 3
 log "PASS"

@@ -527,10 +527,10 @@ def run_trickle(args):
     """A minimal no-auth SOCKS5 server (CONNECT only, server, net namespace) that writes its
     answer (method selection and reply together) in pieces: --chunks sizes, --gap-ms apart,
     then relays both ways. A CONNECT to 0.0.0.0 (the tunnel's pipelining probe) gets reply 4
-    at once. --greet-first answers the greeting at once (the pieces are then the reply alone);
-    with --drop-idle-ms N, a request that comes more than N ms after that answer is met with a
-    close, as when a proxy's negotiation timeout strikes just as the request arrives (logged).
-    Exits after --seconds."""
+    at once. --greet-first answers the greeting at once (the pieces are then the reply alone).
+    With --drop-idle-ms N, a greeting that comes more than N ms after the accept, or a request
+    more than N ms after the answer to the greeting, is met with a close, as when a proxy's
+    negotiation timeout strikes just as the client speaks (logged). Exits after --seconds."""
     chunks = [int(x) for x in args.chunks.split(",")]
 
     def recv_exact(conn, n):
@@ -554,18 +554,26 @@ def run_trickle(args):
             pass
 
     def handle(conn):
+        def idle_too_long(since, what):
+            waited_ms = (time.monotonic() - since) * 1000
+            if args.drop_idle_ms and waited_ms > args.drop_idle_ms:
+                print("tcp_peer trickle: dropped a connection idle for %d ms %s" % (waited_ms, what),
+                      file=sys.stderr, flush=True)
+                return True
+            return False
+
         with conn:
+            accepted = time.monotonic()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             head = recv_exact(conn, 2)
+            if idle_too_long(accepted, "before its greeting"):
+                return
             recv_exact(conn, head[1])  # the offered methods; "no authentication" is assumed
             greeted = time.monotonic()
             if args.greet_first:
                 conn.sendall(b"\x05\x00")
             ver, cmd, _, atyp = recv_exact(conn, 4)
-            waited_ms = (time.monotonic() - greeted) * 1000
-            if args.drop_idle_ms and waited_ms > args.drop_idle_ms:
-                print("tcp_peer trickle: dropped a connection idle for %d ms" % waited_ms,
-                      file=sys.stderr, flush=True)
+            if idle_too_long(greeted, "before its request"):
                 return
             if ver != 5 or cmd != 1 or atyp not in (1, 4):
                 return
