@@ -319,9 +319,10 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
       ->capture_default_str()
       ->check(one_of({"auto", "off"}));
   cli.add_option("--proxy-spares", v.proxy_spares,
-                 "Proxy connections opened and greeted ahead of need while new connections keep "
-                 "arriving, so each new one skips the TCP handshake and greeting with the proxy; "
-                 "a spare unused for 10 s is closed, not replaced. 0 turns this off")
+                 "Proxy connections opened ahead of need while new connections keep arriving, "
+                 "so each new one skips the TCP handshake with the proxy (and the greeting, "
+                 "where it cannot be pipelined); a spare unused for 10 s is closed, not "
+                 "replaced. 0 turns this off")
       ->type_name("N")
       ->capture_default_str()
       ->check(integer_between(0, kMaxProxySpares));
