@@ -67,7 +67,8 @@ OpenConnection SpareConnections::take(bool greet) {
 void SpareConnections::open_spares() {
   if (stopped_) return;
   const uint64_t now = uv_now(loop_);
-  while (spares_.size() < count_) {
+  // A connection that fails at once pauses spares, which ends the loop.
+  while (spares_.size() < count_ && now >= paused_until_ms_) {
     auto spare = std::make_unique<Spare>();
     Spare* raw = spare.get();
     raw->pool = this;
@@ -95,7 +96,7 @@ void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
   if (outcome.status != ConnectStatus::kOk) {
     log::debug("spare connection to proxy {}: greeting failed: {}", proxy_.display_name,
                outcome.detail);
-    greeting_failed(uv_now(loop_));
+    spare_failed(uv_now(loop_));
     discard(spare);  // destroys the Connector inside its callback, which it allows
     return;
   }
@@ -112,37 +113,39 @@ void SpareConnections::connect(Spare* spare) {
       !spare->socket
           ? "cannot create a socket"
           : proxy_.prepare(reinterpret_cast<const uv_handle_t*>(spare->socket->handle()));
-  auto* request = new uv_connect_t{};
-  int rc = problem.empty()
-               ? uv_tcp_connect(request, spare->socket->handle(),
-                                reinterpret_cast<const sockaddr*>(&proxy_.address),
-                                [](uv_connect_t* done, int status) {
-                                  auto* owner = io::TcpSocket::owner_of<Spare>(done->handle);
-                                  delete done;
-                                  if (owner != nullptr) owner->pool->on_connected(owner, status);
-                                })
-               : UV_EINVAL;
-  if (rc != 0) {
-    delete request;
-    log::debug("spare connection to proxy {}: {}", proxy_.display_name,
-               problem.empty() ? std::string(uv_strerror(rc)) : problem);
-    greeting_failed(uv_now(loop_));
-    discard(spare);
-    return;
+  if (problem.empty()) {
+    spare->socket->set_owner(spare);
+    uv_tcp_nodelay(spare->socket->handle(), 1);
+    auto* request = new uv_connect_t{};
+    int rc = uv_tcp_connect(request, spare->socket->handle(),
+                            reinterpret_cast<const sockaddr*>(&proxy_.address),
+                            [](uv_connect_t* done, int status) {
+                              auto* owner = io::TcpSocket::owner_of<Spare>(done->handle);
+                              delete done;
+                              if (owner != nullptr) owner->pool->on_connected(owner, status);
+                            });
+    if (rc != 0) {
+      delete request;
+      problem = std::string("cannot connect: ") + uv_strerror(rc);
+    } else if ((rc = spare->socket->read_with(idle_alloc, idle_read)) != 0) {
+      // Watched from the start: libuv then registers the socket with epoll once for both the
+      // connection and the reads (starting reads after the connection cost two more
+      // epoll_ctl). The connection's outcome still comes first.
+      problem = std::string("cannot read: ") + uv_strerror(rc);
+    }
   }
-  spare->socket->set_owner(spare);
-  uv_tcp_nodelay(spare->socket->handle(), 1);
-  // Watched from the start: libuv then registers the socket with epoll once for both the
-  // connection and the reads (starting reads after the connection cost two more epoll_ctl).
-  // The connection's outcome still comes first.
-  if (spare->socket->read_with(idle_alloc, idle_read) != 0) discard(spare);
+  if (!problem.empty()) {
+    log::debug("spare connection to proxy {}: {}", proxy_.display_name, problem);
+    spare_failed(uv_now(loop_));
+    discard(spare);  // a pending connect request ends with the socket (UV_ECANCELED)
+  }
 }
 
 void SpareConnections::on_connected(Spare* spare, int status) {
   if (status != 0) {
     log::debug("spare connection to proxy {}: cannot connect: {}", proxy_.display_name,
                uv_strerror(status));
-    greeting_failed(uv_now(loop_));
+    spare_failed(uv_now(loop_));
     discard(spare);
     return;
   }
@@ -159,7 +162,7 @@ void SpareConnections::watch(Spare* spare) {
   }
 }
 
-void SpareConnections::greeting_failed(uint64_t now) {
+void SpareConnections::spare_failed(uint64_t now) {
   ++counters_.failed;
   pause_ms_ = pause_ms_ == 0 ? kFirstPauseMs : std::min(pause_ms_ * 2, kLongestPauseMs);
   paused_until_ms_ = now + pause_ms_;
@@ -199,7 +202,7 @@ void SpareConnections::expire() {
     } else {
       if (now - spare->opened_ms < greeting_timeout_ms_) return false;
       log::debug("spare connection to proxy {}: no answer in time", proxy_.display_name);
-      greeting_failed(now);
+      spare_failed(now);
     }
     return true;
   });

@@ -67,7 +67,7 @@ class SpareConnections {
   void on_greeted(Spare* spare, const ConnectOutcome& outcome);
   void on_connected(Spare* spare, int status);
   void watch(Spare* spare);
-  void greeting_failed(uint64_t now);
+  void spare_failed(uint64_t now);
   void discard(Spare* spare);
   void expire();
 
@@ -81,10 +81,10 @@ class SpareConnections {
   uint64_t lifetime_ms_;
   std::vector<std::unique_ptr<Spare>> spares_;  // oldest first
   bool stopped_ = false;
-  bool greet_ = true;
+  bool greet_ = true;  // whether spares opened now are greeted (as the latest take asked)
   std::optional<uint64_t> last_demand_ms_;  // when the previous flow started
-  // After failed greetings no spares are opened for a while, longer after each (flows go the
-  // usual way and report why); a greeting that works ends the pause.
+  // After failed connections or greetings no spares are opened for a while, longer after each
+  // (flows go the usual way and report why); a spare that gets ready ends the pause.
   uint64_t paused_until_ms_ = 0;
   uint64_t pause_ms_ = 0;
   std::array<uint8_t, 64> idle_buffer_{};  // bytes from the proxy while idle end the spare
