@@ -527,7 +527,8 @@ for label, kind, stem, unit, op, limit, mtu_bound in rows:
         n = len(ratios)
         entry.update(key="ratio_" + stem, direct=d, tunnel=t, ratio=value, ratios=ratios)
         medians["ratio_" + stem] = value
-        cells = (fmt(d), fmt(t), "-" if value is None else "%.2f" % value, span(ratios, True))
+        # Three decimals: at two, a ratio just under its target (0.946) printed as 0.95.
+        cells = (fmt(d), fmt(t), "-" if value is None else "%.3f" % value, span(ratios, True))
         target_text = "%s %.2fx" % (op, limit) if op else "-"
     else:
         value = medians.get(stem)
