@@ -26,7 +26,7 @@ class UdpSession;
 struct RelayOptions {
   socks5::ProxyConfig proxy;
   bool proxy_pipelining = true;  // pipeline handshakes once a probe shows the proxy allows it
-  size_t proxy_spares = 0;       // greeted proxy connections kept ready while flows arrive
+  size_t proxy_spares = 0;       // proxy connections kept ready while flows arrive
   uint64_t connect_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 7'440'000;
   uint64_t udp_timeout_ms = 60'000;
@@ -93,7 +93,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
                        static_cast<unsigned>(read_buffer_.size()));
   }
 
-  // Starts a handshake with the proxy: on a spare connection when one is ready, else pipelined
+  // Starts a handshake with the proxy, on a spare connection when one is ready, and pipelined
   // where the proxy is known to allow it.
   std::unique_ptr<socks5::Connector> connect_proxy(socks5::Command command,
                                                    socks5::Destination destination,
