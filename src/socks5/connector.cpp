@@ -103,7 +103,8 @@ void Connector::start_on_spare(OpenConnection spare) {
   socket_ = std::move(spare.socket);
   socket_->set_owner(this);
   on_spare_ = true;
-  connected_ = true;
+  // A connected spare's handshake may still be under way: its first write or read tells.
+  connected_ = spare.greeted;
   if (!spare.greeted) {
     greet();
     return;

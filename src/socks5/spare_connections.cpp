@@ -51,6 +51,7 @@ OpenConnection SpareConnections::take(bool greet) {
     taken = {std::move(spare.socket), spare.greeted};
     spares_.erase(it);
     ++counters_.used;
+    pause_ms_ = 0;  // it lasted until a flow came
     break;
   }
   const bool recent = last_demand_ms_ && now - *last_demand_ms_ < lifetime_ms_;
@@ -103,10 +104,16 @@ void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
   spare->socket = spare->greeting->take_socket();
   spare->greeting.reset();
   spare->greeted = true;
+  pause_ms_ = 0;
   watch(spare);
 }
 
-// Connected only, with uv_tcp_connect: its callback says when the connection is up or failed.
+// Connected only. The handshake starts with connect() and reads are watched at once, so libuv
+// registers the socket with epoll once and never asks for the connection's outcome
+// (uv_tcp_connect waits for writability first, then reads SO_ERROR: one epoll_ctl and one
+// getsockopt more per spare). The spare is ready at once: on a local link the handshake is over
+// when connect returns, and a flow that takes it earlier has its greeting sent once the socket
+// is writable. A connection that fails shows up as a read error (idle_read).
 void SpareConnections::connect(Spare* spare) {
   spare->socket = io::TcpSocket::create(loop_, proxy_.address.ss_family);
   std::string problem =
@@ -114,46 +121,23 @@ void SpareConnections::connect(Spare* spare) {
           ? "cannot create a socket"
           : proxy_.prepare(reinterpret_cast<const uv_handle_t*>(spare->socket->handle()));
   if (problem.empty()) {
-    spare->socket->set_owner(spare);
-    uv_tcp_nodelay(spare->socket->handle(), 1);
-    auto* request = new uv_connect_t{};
-    int rc = uv_tcp_connect(request, spare->socket->handle(),
-                            reinterpret_cast<const sockaddr*>(&proxy_.address),
-                            [](uv_connect_t* done, int status) {
-                              auto* owner = io::TcpSocket::owner_of<Spare>(done->handle);
-                              delete done;
-                              if (owner != nullptr) owner->pool->on_connected(owner, status);
-                            });
-    if (rc != 0) {
-      delete request;
+    if (int rc = spare->socket->start_connect(reinterpret_cast<const sockaddr*>(&proxy_.address));
+        rc != 0) {
       problem = std::string("cannot connect: ") + uv_strerror(rc);
-    } else if ((rc = spare->socket->read_with(idle_alloc, idle_read)) != 0) {
-      // Watched from the start: libuv then registers the socket with epoll once for both the
-      // connection and the reads (starting reads after the connection cost two more
-      // epoll_ctl). The connection's outcome still comes first.
-      problem = std::string("cannot read: ") + uv_strerror(rc);
     }
   }
   if (!problem.empty()) {
     log::debug("spare connection to proxy {}: {}", proxy_.display_name, problem);
     spare_failed(uv_now(loop_));
-    discard(spare);  // a pending connect request ends with the socket (UV_ECANCELED)
-  }
-}
-
-void SpareConnections::on_connected(Spare* spare, int status) {
-  if (status != 0) {
-    log::debug("spare connection to proxy {}: cannot connect: {}", proxy_.display_name,
-               uv_strerror(status));
-    spare_failed(uv_now(loop_));
     discard(spare);
     return;
   }
+  // After the connect: uv_tcp_open sets a TCP_NODELAY asked for earlier once more.
+  uv_tcp_nodelay(spare->socket->handle(), 1);
   watch(spare);
 }
 
 void SpareConnections::watch(Spare* spare) {
-  pause_ms_ = 0;
   spare->ready = true;
   spare->socket->set_owner(spare);
   if (spare->socket->read_with(idle_alloc, idle_read) != 0) {
@@ -181,9 +165,17 @@ void SpareConnections::idle_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void SpareConnections::idle_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
   auto* spare = io::TcpSocket::owner_of<Spare>(stream);
   if (spare == nullptr || nread == 0) return;
-  // EOF, an error, or bytes nobody asked for: the connection can no longer take a request.
-  ++spare->pool->counters_.unused;
-  spare->pool->discard(spare);
+  // EOF, a reset, or bytes nobody asked for: the proxy is done with the connection (its idle
+  // timeout). Any other error: the connection never came up (refused, unreachable).
+  SpareConnections& pool = *spare->pool;
+  if (nread > 0 || nread == UV_EOF || nread == UV_ECONNRESET) {
+    ++pool.counters_.unused;
+  } else {
+    log::debug("spare connection to proxy {}: {}", pool.proxy_.display_name,
+               uv_strerror(static_cast<int>(nread)));
+    pool.spare_failed(uv_now(pool.loop_));
+  }
+  pool.discard(spare);
 }
 
 void SpareConnections::discard(Spare* spare) {

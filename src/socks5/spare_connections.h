@@ -57,7 +57,7 @@ class SpareConnections {
     SpareConnections* pool = nullptr;
     std::unique_ptr<Connector> greeting;    // while the greeting runs
     std::unique_ptr<io::TcpSocket> socket;  // once greeted, or from the start if not greeting
-    bool ready = false;                     // connected, and greeted if greeting
+    bool ready = false;  // greeted, or (not greeting) connect started: a flow may take it
     bool greeted = false;
     uint64_t opened_ms = 0;
   };
@@ -65,7 +65,6 @@ class SpareConnections {
   void open_spares();
   void connect(Spare* spare);
   void on_greeted(Spare* spare, const ConnectOutcome& outcome);
-  void on_connected(Spare* spare, int status);
   void watch(Spare* spare);
   void spare_failed(uint64_t now);
   void discard(Spare* spare);
@@ -84,7 +83,7 @@ class SpareConnections {
   bool greet_ = true;  // whether spares opened now are greeted (as the latest take asked)
   std::optional<uint64_t> last_demand_ms_;  // when the previous flow started
   // After failed connections or greetings no spares are opened for a while, longer after each
-  // (flows go the usual way and report why); a spare that gets ready ends the pause.
+  // (flows go the usual way and report why); a spare greeted or taken by a flow ends the pause.
   uint64_t paused_until_ms_ = 0;
   uint64_t pause_ms_ = 0;
   std::array<uint8_t, 64> idle_buffer_{};  // bytes from the proxy while idle end the spare

@@ -3,8 +3,8 @@
 # the first two start on a connection opened ahead of time, and two spares wait for the next,
 # only connected (dante reads a request pipelined behind the greeting, so each flow sends both);
 # once no flow came for the spares' lifetime (10 s) the tunnel holds no connection to the proxy.
-# --proxy-spares 0 opens none. A proxy restarted while spares wait: they are dropped and later
-# GETs work. With username/password, spares are greeted and authenticated ahead of time; with a
+# --proxy-spares 0 opens none. A proxy killed while spares wait: they are dropped, the spares a
+# flow asks for meanwhile are refused and counted as failed, and GETs work once it is back. With username/password, spares are greeted and authenticated ahead of time; with a
 # wrong password their greetings fail and are counted, and no spare is used or left open. A
 # proxy that closes an idle connection just as the client speaks (a negotiation timeout), on a
 # connected and on a greeted spare: the flow starts over on a new connection and its GET works
@@ -24,6 +24,7 @@ gets() {
 # proxy_conns PORT: established connections from the app namespace (the tunnel's) to PORT.
 proxy_conns() { in_app ss -Htn state established "dport = :$1" | wc -l; }
 proxy_conns_are() { (($(proxy_conns "$1") == $2)); }
+spares_failed_at_least() { (($(counter_value "$(tunnel_counters)" proxy_spares_failed) >= $1)); }
 # proxy_conns_that_sent PORT: how many of those connections have sent any bytes.
 proxy_conns_that_sent() {
   in_app ss -Htni state established "dport = :$1" | grep -c 'bytes_sent:' || true
@@ -59,17 +60,27 @@ proxy_conns_are "$PROXY_PORT" 0 ||
   fail "--proxy-spares 0 left $(proxy_conns "$PROXY_PORT") connections to the proxy open"
 stop_tunnel_ok
 
-# The proxy restarts while two spares wait: they see the close, and later GETs get new ones.
+# The proxy dies while two spares wait: they see the close; it restarts, and later GETs work.
 start_tunnel
 gets 3 "before the proxy restarts"
 wait_until 5 "two spares waiting" proxy_conns_are "$PROXY_PORT" 2 || fail "no spares before the restart"
+used_before=$(counter_value "$(tunnel_counters)" proxy_spares_used)
 kill_dante "$PROXY_PORT"
-restart_dante "$PROXY_PORT"
 wait_until 5 "the dead spares to go" proxy_conns_are "$PROXY_PORT" 0 ||
   fail "spares of the killed proxy still count as connections"
+# While it is down, a flow's new spares are refused: counted as failed, never used.
+in_app curl -sS --max-time 5 -o /dev/null "http://$HOST_V4/1k.bin" 2>/dev/null &&
+  fail "a GET worked while the proxy was down"
+wait_until 5 "the refused spares to be counted" spares_failed_at_least 1 ||
+  fail "refused spare connections not counted: $(tunnel_counters)"
+line=$(tunnel_counters)
+failed_while_down=$(counter_value "$line" tcp_failed)
+(($(counter_value "$line" proxy_spares_used) == used_before)) || fail "a refused spare was used: $line"
+restart_dante "$PROXY_PORT"
 gets 3 "after the proxy restarted"
 line=$(tunnel_counters)
-(($(counter_value "$line" tcp_failed) == 0)) || fail "a GET after the restart failed: $line"
+(($(counter_value "$line" tcp_failed) == failed_while_down)) ||
+  fail "a GET after the restart failed: $line"
 (($(counter_value "$line" proxy_spares_unused) >= 2)) || fail "dropped spares not counted: $line"
 stop_tunnel_ok
 
