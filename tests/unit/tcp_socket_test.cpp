@@ -1,14 +1,27 @@
-// io::TcpSocket::write_now on a real socket pair: partial writes leave exactly the unwritten
-// bytes in the buffer list, and writing on from there delivers the stream unchanged.
+// io::TcpSocket on real sockets. write_now: partial writes leave exactly the unwritten bytes
+// in the buffer list, and writing on from there delivers the stream unchanged. start_connect:
+// a write queued while the connection is still being made goes out once it is up (over
+// loopback in a network namespace of the test's own).
 #include "io/tcp_socket.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <numeric>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace t2s::io {
@@ -103,6 +116,129 @@ TEST_F(WriteNowTest, ReportsAnErrorOnceThePeerIsGone) {
   std::span<uv_buf_t> bufs(storage);
   EXPECT_EQ(socket_->write_now(bufs), UV_EPIPE);
   EXPECT_EQ(bufs.size(), 1u);  // nothing consumed
+}
+
+// What a socket under test saw through its read callbacks.
+struct ReadLog {
+  std::string bytes;
+  int errors = 0;
+  std::array<char, 256> buffer{};
+};
+
+// Brings up loopback in the calling thread's network namespace.
+bool loopback_up() {
+  int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (control < 0) return false;
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  bool up = ioctl(control, SIOCGIFFLAGS, &request) == 0;
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  up = up && ioctl(control, SIOCSIFFLAGS, &request) == 0;
+  close(control);
+  return up;
+}
+
+// A listener with backlog 0 holds one connection nobody accepted; the kernel then drops the
+// next SYN, so that connection is still being made when start_connect returns (on a local link
+// it would otherwise be up by then). That is the path of a spare taken early, or of any
+// connection to a distant proxy: the write waits in libuv until the socket is writable.
+void write_queued_while_connecting_goes_out() {
+  uv_loop_t loop{};
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), length), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  int queued = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(queued, reinterpret_cast<sockaddr*>(&address), length), 0);
+
+  ReadLog log;
+  auto connecting = TcpSocket::create(&loop, AF_INET);
+  ASSERT_NE(connecting, nullptr);
+  connecting->set_owner(&log);
+  ASSERT_EQ(connecting->start_connect(reinterpret_cast<sockaddr*>(&address)), 0);
+  tcp_info info{};
+  socklen_t info_length = sizeof(info);
+  uv_os_fd_t fd{};
+  ASSERT_EQ(uv_fileno(reinterpret_cast<uv_handle_t*>(connecting->handle()), &fd), 0);
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length), 0);
+  ASSERT_EQ(info.tcpi_state, TCP_SYN_SENT) << "the premise: the listener dropped our SYN";
+
+  ASSERT_EQ(connecting->read_with(
+                [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
+                  auto* owner = TcpSocket::owner_of<ReadLog>(handle);
+                  *buf = uv_buf_init(owner->buffer.data(), owner->buffer.size());
+                },
+                [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+                  auto* owner = TcpSocket::owner_of<ReadLog>(stream);
+                  if (nread > 0) owner->bytes.append(buf->base, static_cast<size_t>(nread));
+                  if (nread < 0) ++owner->errors;
+                }),
+            0);
+  std::string greeting = "greeting and request";
+  std::array<uv_buf_t, 1> storage{uv_buf_init(greeting.data(), greeting.size())};
+  std::span<uv_buf_t> bufs(storage);
+  EXPECT_EQ(connecting->write_now(bufs), 0);  // not connected yet: nothing taken
+  ASSERT_EQ(bufs.size(), 1u);
+  uv_write_t request{};
+  int write_status = 1;
+  request.data = &write_status;
+  ASSERT_EQ(uv_write(&request, connecting->stream(), bufs.data(), 1,
+                     [](uv_write_t* done, int status) { *static_cast<int*>(done->data) = status; }),
+            0);
+
+  // Room in the accept queue: the retransmitted SYN (after about a second) gets through.
+  int first = accept(listener, nullptr, nullptr);
+  ASSERT_GE(first, 0);
+  uv_timer_t deadline{};
+  uv_timer_init(&loop, &deadline);
+  uv_timer_start(
+      &deadline, [](uv_timer_t* timer) { uv_stop(timer->loop); }, 5000, 0);
+  while (write_status == 1 && uv_timer_get_due_in(&deadline) > 0) uv_run(&loop, UV_RUN_ONCE);
+  EXPECT_EQ(write_status, 0);
+
+  pollfd ready{listener, POLLIN, 0};
+  ASSERT_EQ(poll(&ready, 1, 2000), 1);
+  int peer = accept(listener, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+  std::string received(greeting.size(), '\0');
+  EXPECT_EQ(recv(peer, received.data(), received.size(), MSG_WAITALL),
+            static_cast<ssize_t>(greeting.size()));
+  EXPECT_EQ(received, greeting);
+  // Reads watched while connecting now deliver, and nothing was reported as an error.
+  ASSERT_EQ(send(peer, "ok", 2, 0), 2);
+  while (log.bytes.size() < 2 && uv_timer_get_due_in(&deadline) > 0) uv_run(&loop, UV_RUN_ONCE);
+  EXPECT_EQ(log.bytes, "ok");
+  EXPECT_EQ(log.errors, 0);
+
+  connecting.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  for (int fd_to_close : {peer, first, queued, listener}) close(fd_to_close);
+}
+
+// Its traffic stays in a network namespace of its own (on a thread of its own, since a
+// namespace belongs to the thread that unshares it): only root may make one.
+TEST(StartConnectTest, WriteQueuedWhileConnectingGoesOutOnceConnected) {
+  int unshare_error = 0;
+  std::thread runner([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      unshare_error = errno;
+      return;
+    }
+    ASSERT_TRUE(loopback_up()) << "cannot bring up loopback in the new namespace";
+    write_queued_while_connecting_goes_out();
+  });
+  runner.join();
+  if (unshare_error != 0) {
+    GTEST_SKIP() << "no private network namespace: " << std::strerror(unshare_error);
+  }
 }
 
 }  // namespace
