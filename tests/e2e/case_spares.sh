@@ -4,8 +4,9 @@
 # only connected (dante reads a request pipelined behind the greeting, so each flow sends both);
 # once no flow came for the spares' lifetime (10 s) the tunnel holds no connection to the proxy.
 # --proxy-spares 0 opens none. A proxy killed while spares wait: they are dropped, the spares a
-# flow asks for meanwhile are refused and counted as failed, and GETs work once it is back. With username/password, spares are greeted and authenticated ahead of time; with a
-# wrong password their greetings fail and are counted, and no spare is used or left open. A
+# flow asks for meanwhile are refused and counted as failed, and GETs work once it is back.
+# With username/password, spares are greeted and authenticated ahead of time; with a wrong
+# password their greetings fail and are counted, and no spare is used or left open. A
 # proxy that closes an idle connection just as the client speaks (a negotiation timeout), on a
 # connected and on a greeted spare: the flow starts over on a new connection and its GET works
 # without an error.
