@@ -33,6 +33,24 @@ std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
   return prepare_socket(fd);
 }
 
+std::unique_ptr<io::TcpSocket> ProxyConfig::start_connection(uv_loop_t* loop,
+                                                             std::string& problem) const {
+  auto socket = io::TcpSocket::create(loop, address.ss_family);
+  if (!socket) {
+    problem = "cannot create a socket (out of file descriptors?)";
+    return nullptr;
+  }
+  problem = prepare(reinterpret_cast<const uv_handle_t*>(socket->handle()));
+  if (!problem.empty()) return nullptr;
+  if (int rc = socket->start_connect(reinterpret_cast<const sockaddr*>(&address)); rc != 0) {
+    problem = "cannot connect to proxy: " + uv_text(rc);
+    return nullptr;
+  }
+  // After the connect: uv_tcp_open applies a TCP_NODELAY asked for earlier once more.
+  uv_tcp_nodelay(socket->handle(), 1);
+  return socket;
+}
+
 Connector::Connector(uv_loop_t* loop, const ProxyConfig& proxy, Command command,
                      const Destination& destination, Callback done, bool pipelined,
                      OpenConnection spare)
@@ -64,23 +82,13 @@ Connector::~Connector() {
 }
 
 void Connector::start() {
-  socket_ = io::TcpSocket::create(loop_, proxy_.address.ss_family);
+  std::string problem;
+  socket_ = proxy_.start_connection(loop_, problem);
   if (!socket_) {
-    fail_later("cannot create a socket (out of file descriptors?)");
-    return;
-  }
-  if (std::string problem = proxy_.prepare(reinterpret_cast<const uv_handle_t*>(socket_->handle()));
-      !problem.empty()) {
     fail_later(problem);
     return;
   }
   socket_->set_owner(this);
-  if (int rc = socket_->start_connect(reinterpret_cast<const sockaddr*>(&proxy_.address));
-      rc != 0) {
-    fail_later("cannot connect to proxy: " + uv_text(rc));
-    return;
-  }
-  uv_tcp_nodelay(socket_->handle(), 1);
   // The greeting goes out as soon as the connection is up, without a loop turn in between.
   greet();
 }

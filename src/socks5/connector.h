@@ -29,6 +29,9 @@ struct ProxyConfig {
 
   // Runs prepare_socket, if set, on the socket of `handle` (a TCP or UDP handle that has one).
   std::string prepare(const uv_handle_t* handle) const;
+  // A new socket, prepared and connecting to the proxy (io::TcpSocket::start_connect), with
+  // TCP_NODELAY; or nullptr, with why in `problem`.
+  std::unique_ptr<io::TcpSocket> start_connection(uv_loop_t* loop, std::string& problem) const;
 };
 
 enum class ConnectStatus {

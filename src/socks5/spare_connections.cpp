@@ -45,7 +45,7 @@ OpenConnection SpareConnections::take(bool greet) {
   OpenConnection taken;
   for (auto it = spares_.begin(); it != spares_.end(); ++it) {
     Spare& spare = **it;
-    if (!spare.ready || now - spare.opened_ms >= lifetime_ms_) continue;
+    if (!spare.socket || now - spare.opened_ms >= lifetime_ms_) continue;
     spare.socket->pause_reading();
     spare.socket->set_owner(nullptr);
     taken = {std::move(spare.socket), spare.greeted};
@@ -111,34 +111,22 @@ void SpareConnections::on_greeted(Spare* spare, const ConnectOutcome& outcome) {
 // Connected only. The handshake starts with connect() and reads are watched at once, so libuv
 // registers the socket with epoll once and never asks for the connection's outcome
 // (uv_tcp_connect waits for writability first, then reads SO_ERROR: one epoll_ctl and one
-// getsockopt more per spare). The spare is ready at once: on a local link the handshake is over
+// getsockopt more per spare). A flow may take it at once: on a local link the handshake is over
 // when connect returns, and a flow that takes it earlier has its greeting sent once the socket
 // is writable. A connection that fails shows up as a read error (idle_read).
 void SpareConnections::connect(Spare* spare) {
-  spare->socket = io::TcpSocket::create(loop_, proxy_.address.ss_family);
-  std::string problem =
-      !spare->socket
-          ? "cannot create a socket"
-          : proxy_.prepare(reinterpret_cast<const uv_handle_t*>(spare->socket->handle()));
-  if (problem.empty()) {
-    if (int rc = spare->socket->start_connect(reinterpret_cast<const sockaddr*>(&proxy_.address));
-        rc != 0) {
-      problem = std::string("cannot connect: ") + uv_strerror(rc);
-    }
-  }
-  if (!problem.empty()) {
+  std::string problem;
+  spare->socket = proxy_.start_connection(loop_, problem);
+  if (!spare->socket) {
     log::debug("spare connection to proxy {}: {}", proxy_.display_name, problem);
     spare_failed(uv_now(loop_));
     discard(spare);
     return;
   }
-  // After the connect: uv_tcp_open sets a TCP_NODELAY asked for earlier once more.
-  uv_tcp_nodelay(spare->socket->handle(), 1);
   watch(spare);
 }
 
 void SpareConnections::watch(Spare* spare) {
-  spare->ready = true;
   spare->socket->set_owner(spare);
   if (spare->socket->read_with(idle_alloc, idle_read) != 0) {
     ++counters_.unused;
@@ -188,7 +176,7 @@ void SpareConnections::discard(Spare* spare) {
 void SpareConnections::expire() {
   const uint64_t now = uv_now(loop_);
   std::erase_if(spares_, [&](const std::unique_ptr<Spare>& spare) {
-    if (spare->ready) {
+    if (spare->socket) {
       if (now - spare->opened_ms < lifetime_ms_) return false;
       ++counters_.unused;
     } else {
@@ -204,7 +192,7 @@ void SpareConnections::expire() {
 void SpareConnections::stop() {
   stopped_ = true;
   for (const auto& spare : spares_) {
-    if (spare->ready) ++counters_.unused;
+    if (spare->socket) ++counters_.unused;
   }
   spares_.clear();
   uv_timer_stop(expiry_timer_);

@@ -55,9 +55,9 @@ class SpareConnections {
  private:
   struct Spare {
     SpareConnections* pool = nullptr;
-    std::unique_ptr<Connector> greeting;    // while the greeting runs
-    std::unique_ptr<io::TcpSocket> socket;  // once greeted, or from the start if not greeting
-    bool ready = false;  // greeted, or (not greeting) connect started: a flow may take it
+    std::unique_ptr<Connector> greeting;  // while the greeting runs
+    // Set once a flow may take it: once greeted, or from the connect on if not greeting.
+    std::unique_ptr<io::TcpSocket> socket;
     bool greeted = false;
     uint64_t opened_ms = 0;
   };
