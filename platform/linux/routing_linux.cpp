@@ -23,6 +23,7 @@
 #include <netlink/socket.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -345,6 +346,14 @@ std::unique_ptr<PolicyRouting> PolicyRouting::install(const RoutingOptions& opti
   auto routing = std::make_unique<LinuxPolicyRouting>(std::move(sock), options);
   if (!routing->install(error)) return nullptr;  // the destructor removes the partial set
   return routing;
+}
+
+std::string check_socket_options(int family, const OutboundSocketOptions& options) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("cannot open a socket: ") + std::strerror(errno);
+  std::string error = apply_socket_options(fd, options);
+  ::close(fd);
+  return error;
 }
 
 std::string apply_socket_options(int fd, const OutboundSocketOptions& options) {

@@ -78,6 +78,39 @@ bool set_nonblocking(int fd) {
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
+// The descriptor's readability, polled by libuv (level-triggered: a callback that stops reading
+// early is called again on the next loop turn).
+class FdWatch final : public DeviceWatch {
+ public:
+  FdWatch(TunDevice::ReadyCallback on_ready, void* context)
+      : on_ready_(on_ready), context_(context) {}
+  ~FdWatch() override {
+    if (poll_ == nullptr) return;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  }
+
+  int start(uv_loop_t* loop, int fd) {
+    auto* poll = new uv_poll_t{};
+    if (int rc = uv_poll_init(loop, poll, fd); rc != 0) {
+      delete poll;  // never initialised: nothing for libuv to close
+      return rc;
+    }
+    poll_ = poll;
+    poll_->data = this;
+    return uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
+      auto* self = static_cast<FdWatch*>(handle->data);
+      self->on_ready_(self->context_, status);
+    });
+  }
+
+ private:
+  TunDevice::ReadyCallback on_ready_;
+  void* context_;
+  uv_poll_t* poll_ = nullptr;
+};
+
 class LinuxTunDevice final : public TunDevice {
  public:
   // `header_size`: the virtio-net header before each packet (IFF_VNET_HDR), or 0.
@@ -88,7 +121,15 @@ class LinuxTunDevice final : public TunDevice {
   const std::string& name() const override { return name_; }
   int mtu() const override { return mtu_; }
   bool created_by_us() const override { return created_; }
-  int pollable_fd() const override { return fd_; }
+  std::unique_ptr<DeviceWatch> watch(uv_loop_t* loop, ReadyCallback on_ready, void* context,
+                                     std::string& error) override {
+    auto watch = std::make_unique<FdWatch>(on_ready, context);
+    if (int rc = watch->start(loop, fd_); rc != 0) {
+      error = "cannot watch the TUN device: " + std::string(uv_strerror(rc));
+      return nullptr;
+    }
+    return watch;
+  }
 
   ReadResult read_packet(std::span<uint8_t> buffer) override {
     // Without a header the first part is empty, and the zeroed header says: plain, unchecked.
@@ -97,7 +138,7 @@ class LinuxTunDevice final : public TunDevice {
     ssize_t n = ::readv(fd_, vec, 2);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return {IoStatus::kWouldBlock, 0, 0};
-      return {IoStatus::kError, 0, errno};
+      return {IoStatus::kError, 0, uv_translate_sys_error(errno)};
     }
     VirtioNetHeader header{};
     std::memcpy(&header, raw.data(), sizeof header);

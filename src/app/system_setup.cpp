@@ -2,11 +2,6 @@
 // tell the user what was changed.
 #include "app/system_setup.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "log/log.h"
 
 namespace t2s::app {
@@ -86,22 +81,15 @@ bool SystemSetup::prepare(std::optional<net::Endpoint>& dns_upstream, std::strin
   return false;
 }
 
-bool SystemSetup::socket_hook(int family, std::function<std::string(int)>& hook,
+bool SystemSetup::socket_hook(int family, std::function<std::string(uv_os_sock_t)>& hook,
                               std::string& error) {
   platform::OutboundSocketOptions options;
   options.fwmark = config_.fwmark;
   options.interface = config_.interface;
   if (!options.fwmark && options.interface.empty()) return true;
-  // Fail now, with the reason (e.g. no CAP_NET_ADMIN for SO_MARK), not on every connection.
-  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::string("cannot open a socket: ") + std::strerror(errno);
-    return false;
-  }
-  error = platform::apply_socket_options(fd, options);
-  ::close(fd);
+  error = platform::check_socket_options(family, options);
   if (!error.empty()) return false;
-  hook = [options](int socket_fd) { return platform::apply_socket_options(socket_fd, options); };
+  hook = [options](uv_os_sock_t socket) { return platform::apply_socket_options(socket, options); };
   return true;
 }
 

@@ -2,7 +2,7 @@
 // routing, --set-dns's resolver, the marks on proxy sockets, and --user's privilege drop.
 #pragma once
 
-#include <sys/socket.h>
+#include <uv.h>
 
 #include <functional>
 #include <memory>
@@ -32,7 +32,7 @@ class SystemSetup {
 
   // The hook for proxy sockets (marks, interface), checked once on a real socket of `family`;
   // an empty function when nothing is to be set.
-  bool socket_hook(int family, std::function<std::string(int)>& hook, std::string& error);
+  bool socket_hook(int family, std::function<std::string(uv_os_sock_t)>& hook, std::string& error);
 
   // After the device is up: routing, then the resolver, then the switch to --user.
   bool apply(const sockaddr_storage& proxy, std::string& error);

@@ -1,9 +1,6 @@
 // The tunnel's main loop and its event sources: TUN readability, lwIP's timer, signals.
 #include "app/tunnel.h"
 
-#include <netdb.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <uv.h>
 
 #include <cstring>
@@ -12,6 +9,7 @@
 #include "app/system_setup.h"
 #include "log/log.h"
 #include "platform/memory.h"
+#include "platform/process.h"
 #include "platform/tun_device.h"
 #include "relay/relay.h"
 #include "stack/stack.h"
@@ -22,21 +20,26 @@ namespace {
 // Packets read per readiness wake-up before yielding to other events.
 constexpr int kReadBatch = 64;
 
+// Before the loop runs, so synchronously (libuv's getaddrinfo without a callback).
 bool resolve_proxy(const socks5::ProxyUrl& url, sockaddr_storage& out, std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_ADDRCONFIG;
-  addrinfo* results = nullptr;
+  uv_loop_t loop{};
+  uv_loop_init(&loop);
+  uv_getaddrinfo_t request{};
   std::string port = std::to_string(url.port);
-  int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &results);
-  if (rc != 0 || results == nullptr) {
-    error = "cannot resolve proxy host '" + url.host + "': " + gai_strerror(rc);
-    return false;
+  int rc = uv_getaddrinfo(&loop, &request, nullptr, url.host.c_str(), port.c_str(), &hints);
+  const bool found = rc == 0 && request.addrinfo != nullptr;
+  if (found) {
+    std::memcpy(&out, request.addrinfo->ai_addr, request.addrinfo->ai_addrlen);
+  } else {
+    error = "cannot resolve proxy host '" + url.host + "': " + uv_strerror(rc);
   }
-  std::memcpy(&out, results->ai_addr, results->ai_addrlen);
-  freeaddrinfo(results);
-  return true;
+  uv_freeaddrinfo(request.addrinfo);
+  uv_loop_close(&loop);
+  return found;
 }
 
 template <typename Handle>
@@ -71,17 +74,13 @@ class Tunnel {
     if (!stack_) return false;
     relay_->attach_stack(*stack_);
 
-    poll_ = new uv_poll_t{};
-    if (int rc = uv_poll_init(&loop_, poll_, device_->pollable_fd()); rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      error = std::string("cannot watch the TUN device: ") + uv_strerror(rc);
-      return false;
-    }
-    poll_->data = this;
-    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* handle, int status, int) {
-      static_cast<Tunnel*>(handle->data)->on_device_readable(status);
-    });
+    device_watch_ = device_->watch(
+        &loop_,
+        [](void* context, int status) {
+          static_cast<Tunnel*>(context)->on_device_readable(status);
+        },
+        this, error);
+    if (!device_watch_) return false;
 
     timer_ = new uv_timer_t{};
     uv_timer_init(&loop_, timer_);
@@ -90,7 +89,11 @@ class Tunnel {
         timer_, [](uv_timer_t* t) { static_cast<Tunnel*>(t->data)->on_timer(); },
         stack::Stack::kTimerIntervalMs, stack::Stack::kTimerIntervalMs);
 
-    for (int signal_number : {SIGINT, SIGTERM, SIGUSR1}) {
+    const platform::ProcessSignals signals = platform::process_signals();
+    std::vector<int> handled = signals.stop;
+    if (signals.log_counters) handled.push_back(*signals.log_counters);
+    counter_signal_ = signals.log_counters;
+    for (int signal_number : handled) {
       auto* handle = new uv_signal_t{};
       uv_signal_init(&loop_, handle);
       handle->data = this;
@@ -109,7 +112,7 @@ class Tunnel {
     relay_->shutdown();
     log_counters();
     relay_.reset();
-    if (poll_ != nullptr) close_and_free(poll_);
+    device_watch_.reset();
     if (timer_ != nullptr) close_and_free(timer_);
     for (auto* handle : signals_) close_and_free(handle);
     signals_.clear();
@@ -130,8 +133,7 @@ class Tunnel {
       platform::ReadResult result = device_->read_packet(spare_.writable());
       if (result.status == platform::IoStatus::kWouldBlock) return;
       if (result.status == platform::IoStatus::kError) {
-        log::error("reading TUN device {} failed: {}", device_->name(),
-                   std::strerror(result.error));
+        log::error("reading TUN device {} failed: {}", device_->name(), uv_strerror(result.error));
         uv_stop(&loop_);
         return;
       }
@@ -160,11 +162,11 @@ class Tunnel {
   }
 
   void on_signal(int number) {
-    if (number == SIGUSR1) {
+    if (number == counter_signal_) {
       log_counters();
       return;
     }
-    log::info("received {}, shutting down", number == SIGINT ? "SIGINT" : "SIGTERM");
+    log::info("received {}, shutting down", platform::signal_name(number));
     uv_stop(&loop_);
   }
 
@@ -204,32 +206,29 @@ class Tunnel {
   std::unique_ptr<relay::Relay> relay_;
   std::unique_ptr<stack::Stack> stack_;
   stack::InboundPacket spare_;
-  uv_poll_t* poll_ = nullptr;
+  std::unique_ptr<platform::DeviceWatch> device_watch_;
   uv_timer_t* timer_ = nullptr;
   std::vector<uv_signal_t*> signals_;
+  std::optional<int> counter_signal_;
   uint64_t ticks_ = 0;
   uint64_t packets_at_last_release_ = 0;
   uint64_t bytes_at_last_check_ = 0;
 };
 
 // Every relayed connection holds a socket, and every UDP flow two: lift the soft descriptor
-// limit to the hard one, and say so when even that is low.
+// limit to the hard one (where the OS has one), and say so when even that is low.
 void raise_descriptor_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  if (limit.rlim_cur < limit.rlim_max) {
-    rlim_t previous = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      log::debug("file descriptor limit raised from {} to {}", previous, limit.rlim_cur);
-    }
+  std::optional<platform::DescriptorLimit> limit = platform::raise_descriptor_limit();
+  if (!limit) return;
+  if (limit->current > limit->previous) {
+    log::debug("file descriptor limit raised from {} to {}", limit->previous, limit->current);
   }
-  constexpr rlim_t kComfortable = 8192;
-  if (limit.rlim_cur < kComfortable) {
+  constexpr uint64_t kComfortable = 8192;
+  if (limit->current < kComfortable) {
     log::warn(
         "file descriptor limit is {}: at most about {} connections can be relayed at once; "
         "raise it (ulimit -n, or LimitNOFILE= for a service)",
-        limit.rlim_cur, limit.rlim_cur / 2);
+        limit->current, limit->current / 2);
   }
 }
 
@@ -244,7 +243,7 @@ int run_tunnel(const Config& given) {
   }
   if (config.cleanup_only) return SystemSetup::cleanup(config);
   raise_descriptor_limit();
-  signal(SIGPIPE, SIG_IGN);  // a proxy closing mid-write must not kill the process
+  platform::ignore_broken_pipe();  // a proxy closing mid-write must not kill the process
 
   relay::RelayOptions relay_options;
   relay::DnsOptions& dns = relay_options.dns;

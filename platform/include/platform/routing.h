@@ -1,9 +1,12 @@
-// System routing for --auto-route: sends all traffic into the TUN device with policy routing
-// (a routing table and rules of our own) and keeps the tunnel's own proxy traffic, chosen
-// destinations and this host's existing connections out of it. Also the per-socket options that
-// mark the proxy connections. Everything added is removed again; leftovers of a run that could
-// not clean up (a crash, SIGKILL) are found by table number and rule priority.
+// System routing for --auto-route: sends all traffic into the TUN device and keeps the tunnel's
+// own proxy traffic, chosen destinations and this host's existing connections out of it. Also the
+// per-socket options that mark the proxy connections. Everything added is removed again; leftovers
+// of a run that could not clean up (a crash, SIGKILL) are found again. Linux uses policy routing (a
+// table and rules of our own, found by number and priority); Windows adds interface routes
+// (route_plan.h) and records them in a state file under %ProgramData%\tun2socks.
 #pragma once
+
+#include <uv.h>
 
 #include <cstdint>
 #include <memory>
@@ -35,8 +38,9 @@ class PolicyRouting {
   // Installs; call remove_leftovers first, since adding fails where an object exists. Returns
   // nullptr and sets `error` (naming the step) on failure, after removing what it had added.
   static std::unique_ptr<PolicyRouting> install(const RoutingOptions& options, std::string& error);
-  // Removes every rule in [priority, priority + 2] and every route in `table`. Returns how many
-  // objects were removed, or -1 with `error` set.
+  // Removes every rule in [priority, priority + 2] and every route in `table` (Linux), or the
+  // routes the state file names (Windows). Returns how many objects were removed, or -1 with
+  // `error` set.
   static int remove_leftovers(uint32_t table, uint32_t priority, std::string& error);
 
   virtual ~PolicyRouting() = default;  // removes what install() added
@@ -50,7 +54,11 @@ struct OutboundSocketOptions {
   std::string interface;           // SO_BINDTODEVICE when not empty
 };
 
-// Applies `options` to the socket `fd`; returns an empty string or the reason it failed.
-std::string apply_socket_options(int fd, const OutboundSocketOptions& options);
+// Applies `options` to `socket`; returns an empty string or the reason it failed.
+// Linux: SO_MARK, SO_BINDTODEVICE. Windows: IP_UNICAST_IF / IPV6_UNICAST_IF (no marks).
+std::string apply_socket_options(uv_os_sock_t socket, const OutboundSocketOptions& options);
+// Applies `options` to a new TCP socket of `family` (AF_INET, AF_INET6) and closes it: fails at
+// start, with the reason (e.g. no CAP_NET_ADMIN for SO_MARK), not on every connection.
+std::string check_socket_options(int family, const OutboundSocketOptions& options);
 
 }  // namespace t2s::platform
