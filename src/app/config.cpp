@@ -203,18 +203,61 @@ std::optional<uint32_t> parse_fwmark(const std::string& text) {
   return mark;
 }
 
-bool valid_interface_name(const std::string& name) {
-  return !name.empty() && name.size() <= 15 && name.find('/') == std::string::npos &&
-         name.find(' ') == std::string::npos;
+bool valid_interface_name(const std::string& name, const platform::PlatformFeatures& features) {
+  return !name.empty() && name.size() <= features.max_interface_name &&
+         name.find('/') == std::string::npos &&
+         (features.spaces_in_interface_names || name.find(' ') == std::string::npos);
+}
+
+std::string interface_name_rule(const platform::PlatformFeatures& features) {
+  return "1-" + std::to_string(features.max_interface_name) + " characters, no '/'" +
+         (features.spaces_in_interface_names ? "" : " or spaces");
+}
+
+struct UnsupportedFlag {
+  std::string flag;    // as the user wrote it ("--device fd://N")
+  std::string reason;  // what the OS lacks, and what to do instead
+};
+
+// The first flag given (from any source) that this OS has no meaning for.
+std::optional<UnsupportedFlag> unsupported_flag(const CLI::App& cli, bool device_fd,
+                                                const platform::PlatformFeatures& f) {
+  struct Need {
+    const char* flag;
+    bool here;
+    const char* reason;
+  };
+  const Need needs[] = {
+      {"--fwmark", f.socket_marks,
+       "no socket marks (--auto-route keeps the proxy off the tunnel with a host route)"},
+      {"--route-table", f.policy_routing, "no policy routing (--auto-route adds plain routes)"},
+      {"--route-priority", f.policy_routing, "no policy routing (--auto-route adds plain routes)"},
+      {"--fail-closed", f.fail_closed, "no blocking route that outlives the tunnel"},
+      {"--set-dns", f.resolver_override,
+       "the system resolver is not changed; point the adapter's DNS server at the tunnel yourself"},
+      {"--user", f.switch_user, "no switch to another user after set-up"}};
+  for (const Need& need : needs) {
+    if (!need.here && cli.get_option(need.flag)->count() > 0) {
+      return UnsupportedFlag{need.flag, need.reason};
+    }
+  }
+  if (device_fd && !f.inherited_device) {
+    return UnsupportedFlag{"--device fd://N",
+                           "no inherited TUN descriptors; name the adapter with --device NAME"};
+  }
+  return std::nullopt;
 }
 
 // Flags that touch the system beyond the device: routing, DNS, privileges.
-void define_system_flags(CLI::App& cli, FlagValues& v) {
+void define_system_flags(CLI::App& cli, FlagValues& v, const platform::PlatformFeatures& features) {
   cli.add_flag("--auto-route", v.auto_route,
                "Route all IPv4 and IPv6 traffic into the device with policy routing (a table "
                "and rules of our own); the tunnel's own proxy connections, --exclude'd "
                "destinations and connections using this host's existing addresses stay "
-               "outside. Removed again on exit");
+               "outside. Removed again on exit. On Windows: routes for the two halves of each "
+               "family's addresses on the adapter, and host routes through the current uplink "
+               "for the proxy and --exclude'd destinations, recorded in "
+               "%ProgramData%\\tun2socks for --cleanup");
   cli.add_option("--exclude", v.exclude,
                  "With --auto-route, keep this destination off the tunnel (repeatable, or "
                  "comma-separated), e.g. the LAN or an SSH server; the proxy's own address is "
@@ -226,7 +269,7 @@ void define_system_flags(CLI::App& cli, FlagValues& v) {
         return parsed ? std::string() : parsed.error();
       });
   cli.add_option("--route-table", v.route_table,
-                 "Routing table used by --auto-route; flushed at start and exit")
+                 "Routing table used by --auto-route; flushed at start and exit (Linux only)")
       ->type_name("N")
       ->capture_default_str()
       ->check([](const std::string& value) {
@@ -238,13 +281,13 @@ void define_system_flags(CLI::App& cli, FlagValues& v) {
       });
   cli.add_option("--route-priority", v.route_priority,
                  "First of the three rule priorities used by --auto-route (N, N+1, N+2); rules "
-                 "there are removed at start and exit")
+                 "there are removed at start and exit (Linux only)")
       ->type_name("N")
       ->capture_default_str()
       ->check(integer_between(1, kMaxRoutePriority));
   cli.add_option("--fwmark", v.fwmark,
                  "Mark the tunnel's own sockets to the proxy with this SO_MARK (default 0x2080 "
-                 "with --auto-route, none without)")
+                 "with --auto-route, none without; Linux only)")
       ->type_name("MARK")
       ->check([](const std::string& value) {
         return parse_fwmark(value) ? std::string()
@@ -252,34 +295,38 @@ void define_system_flags(CLI::App& cli, FlagValues& v) {
       });
   cli.add_option("--interface", v.interface,
                  "Bind the tunnel's own sockets to the proxy to this uplink interface "
-                 "(SO_BINDTODEVICE)")
+                 "(SO_BINDTODEVICE; on Windows IP_UNICAST_IF with the adapter's name, e.g. "
+                 "Ethernet)")
       ->type_name("NAME")
-      ->check([](const std::string& value) {
-        return valid_interface_name(value)
+      ->check([&features](const std::string& value) {
+        return valid_interface_name(value, features)
                    ? std::string()
-                   : "'" + value + "' is not a valid interface name (1-15 characters)";
+                   : "'" + value + "' is not a valid interface name (" +
+                         interface_name_rule(features) + ")";
       });
   cli.add_flag("--fail-closed", v.fail_closed,
                "With --auto-route, traffic never falls back to the uplink: a blocking route "
                "stays behind the device's, even if the tunnel dies (until the next start or "
-               "--cleanup)");
+               "--cleanup; Linux only)");
   cli.add_flag("--set-dns", v.set_dns,
                "With --auto-route and --dns fake or tcp, point the system resolver into the "
                "tunnel (the first --dns-address, else the device's address + 1), restored on "
                "exit; queries are forwarded to --dns-upstream, else to the nameserver the "
-               "system had");
+               "system had (Linux only)");
   cli.add_option("--user", v.user,
                  "After set-up, switch to this user, keeping only CAP_NET_ADMIN (and "
-                 "CAP_NET_RAW with --interface) for teardown")
+                 "CAP_NET_RAW with --interface) for teardown (Linux only)")
       ->type_name("NAME");
   CLI::Option* cleanup = cli.add_flag(
       "--cleanup", v.cleanup,
       "Remove the routes and rules an earlier run could not (crash, SIGKILL), and the resolver "
-      "change of --set-dns, then exit; uses --route-table and --route-priority");
+      "change of --set-dns, then exit; uses --route-table and --route-priority (on Windows the "
+      "routes recorded in %ProgramData%\\tun2socks)");
   cleanup->configurable(false);
 }
 
-void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
+void define_flags(CLI::App& cli, FlagValues& v, Pass pass,
+                  const platform::PlatformFeatures& features) {
   cli.description(
       "tun2socks: route every TCP connection and UDP flow that enters a TUN device through a "
       "SOCKS5 proxy.\nWith --auto-route it routes all traffic into the device itself; otherwise "
@@ -328,7 +375,8 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
       ->check(integer_between(0, kMaxProxySpares));
   cli.add_option("--device", v.device,
                  "TUN device to create, or attach to if it exists; fd://N uses an open TUN "
-                 "descriptor handed in by a parent program")
+                 "descriptor handed in by a parent program (Linux only). On Windows, the Wintun "
+                 "adapter's name")
       ->type_name("NAME")
       ->capture_default_str();
   cli.add_option("--address", v.address, "IPv4 address/prefix of the device")
@@ -448,7 +496,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass) {
       ->type_name("MODE")
       ->capture_default_str()
       ->check(one_of({"reply", "drop"}));
-  define_system_flags(cli, v);
+  define_system_flags(cli, v, features);
   CLI::Option* reference = cli.add_flag(kPrintFlagReference, v.print_flag_reference,
                                         "Print the flag reference as Markdown (docs/flags.md)");
   reference->group("");  // hidden
@@ -585,7 +633,8 @@ bool read_password_file(const std::string& path, std::string& password, std::str
 
 }  // namespace
 
-CommandLine parse_command_line(const std::vector<std::string>& args) {
+CommandLine parse_command_line(const std::vector<std::string>& args,
+                               const platform::PlatformFeatures& features) {
   CommandLine result;
   auto fail = [&result](const std::string& message) {
     result.exit_code = 2;
@@ -598,13 +647,13 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   {
     CLI::App cli;
     FlagValues values;
-    define_flags(cli, values, Pass::kCommandLineOnly);
+    define_flags(cli, values, Pass::kCommandLineOnly, features);
     try {
       parse_arguments(cli, args);
     } catch (const CLI::CallForHelp&) {
       CLI::App full;
       FlagValues unused;
-      define_flags(full, unused, Pass::kFull);
+      define_flags(full, unused, Pass::kFull, features);
       result.message = full.help();
       return result;
     } catch (const CLI::CallForVersion&) {
@@ -618,7 +667,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
     if (values.print_flag_reference) {
       CLI::App full;
       FlagValues unused;
-      define_flags(full, unused, Pass::kFull);
+      define_flags(full, unused, Pass::kFull, features);
       result.message = flag_reference(full);
       return result;
     }
@@ -630,7 +679,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   // Pass 2: command line, then the environment for flags it left unset, then the config file.
   CLI::App cli;
   FlagValues values;
-  define_flags(cli, values, Pass::kFull);
+  define_flags(cli, values, Pass::kFull, features);
   std::vector<std::string> full_args = args;
   std::map<std::string, std::string> from_environment;  // flag -> variable
   for (const CLI::Option* option : cli.get_options()) {
@@ -703,12 +752,16 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   std::string device_error;
   config.device_fd = parse_fd_device(values.device, device_error);
   if (!device_error.empty()) return fail("--device" + origin("--device") + ": " + device_error);
+  if (auto unsupported = unsupported_flag(cli, config.device_fd.has_value(), features)) {
+    const std::string& flag = unsupported->flag;
+    return fail(flag + origin(flag.substr(0, flag.find(' '))) + ": not supported on " +
+                std::string(features.os_name) + ": " + unsupported->reason);
+  }
   if (!config.device_fd) {
     const std::string& device = values.device;
-    if (device.empty() || device.size() > 15 || device.find('/') != std::string::npos ||
-        device.find(' ') != std::string::npos) {
+    if (!valid_interface_name(device, features)) {
       return fail("--device" + origin("--device") + ": '" + device +
-                  "' is not a valid interface name (1-15 characters, no '/' or spaces)");
+                  "' is not a valid interface name (" + interface_name_rule(features) + ")");
     }
     config.device_name = device;
   }
@@ -754,7 +807,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   config.route_priority = static_cast<uint32_t>(values.route_priority);
   if (!values.fwmark.empty()) {
     config.fwmark = parse_fwmark(values.fwmark);
-  } else if (config.auto_route) {
+  } else if (config.auto_route && features.socket_marks) {
     config.fwmark = kDefaultFwmark;
   }
   config.interface = values.interface;

@@ -10,6 +10,7 @@
 
 #include "log/log.h"
 #include "net/address.h"
+#include "platform/features.h"
 #include "socks5/proxy_url.h"
 
 namespace t2s::app {
@@ -19,7 +20,7 @@ struct Config {
   bool proxy_pipelining = true;  // --proxy-pipelining auto
   int proxy_spares = 0;          // greeted proxy connections kept ready while flows arrive
   std::string device_name;       // when creating or attaching by name
-  std::optional<int> device_fd;  // --device fd://N
+  std::optional<int> device_fd;  // --device fd://N (Linux)
   net::Cidr ipv4;
   std::optional<net::Cidr> ipv6;  // absent when --address6 is "none"
   bool ipv6_by_default = true;    // --address6 not given: IPv6 is dropped if the system has none
@@ -44,7 +45,7 @@ struct Config {
   uint32_t route_table = 0;
   uint32_t route_priority = 0;     // our rules use route_priority .. route_priority + 2
   std::optional<uint32_t> fwmark;  // SO_MARK on proxy sockets (always set with auto_route)
-  std::string interface;           // SO_BINDTODEVICE on proxy sockets when not empty
+  std::string interface;  // proxy sockets bound to this uplink (SO_BINDTODEVICE, IP_UNICAST_IF)
   bool fail_closed = false;
   bool set_dns = false;
   std::string user;           // drop to this user after set-up when not empty
@@ -58,7 +59,10 @@ struct CommandLine {
   Config config;
 };
 
-// `args` excludes the program name.
-CommandLine parse_command_line(const std::vector<std::string>& args);
+// `args` excludes the program name. Flags the OS in `features` has no meaning for (e.g. --fwmark
+// on Windows) are refused with an error naming the flag and the OS; tests pass either table.
+CommandLine parse_command_line(
+    const std::vector<std::string>& args,
+    const platform::PlatformFeatures& features = platform::platform_features());
 
 }  // namespace t2s::app

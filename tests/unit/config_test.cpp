@@ -19,8 +19,9 @@
 namespace t2s::app {
 namespace {
 
+// Linux's flag rules on every OS (windows_flags_test.cpp checks Windows' rules).
 CommandLine parse(std::vector<std::string> args) {
-  return parse_command_line(args);
+  return parse_command_line(args, platform::kLinuxFeatures);
 }
 
 TEST(ConfigTest, DefaultsAreUsable) {
