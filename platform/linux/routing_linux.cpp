@@ -364,10 +364,10 @@ std::string apply_socket_options(int fd, const OutboundSocketOptions& options) {
              "): " + std::strerror(errno);
     }
   }
-  if (!options.interface.empty()) {
-    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, options.interface.c_str(),
-                   static_cast<socklen_t>(options.interface.size())) != 0) {
-      return "cannot bind a proxy socket to interface " + options.interface + ": " +
+  if (!options.uplink_interface.empty()) {
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, options.uplink_interface.c_str(),
+                   static_cast<socklen_t>(options.uplink_interface.size())) != 0) {
+      return "cannot bind a proxy socket to interface " + options.uplink_interface + ": " +
              std::strerror(errno);
     }
   }

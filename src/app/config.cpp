@@ -169,7 +169,7 @@ struct FlagValues {
   int route_table = kDefaultRouteTable;
   int route_priority = kDefaultRoutePriority;
   std::string fwmark;
-  std::string interface;
+  std::string uplink_interface;
   bool fail_closed = false;
   bool set_dns = false;
   std::string user;
@@ -293,7 +293,7 @@ void define_system_flags(CLI::App& cli, FlagValues& v, const platform::PlatformF
         return parse_fwmark(value) ? std::string()
                                    : "'" + value + "': expected a non-zero 32-bit number";
       });
-  cli.add_option("--interface", v.interface,
+  cli.add_option("--interface", v.uplink_interface,
                  "Bind the tunnel's own sockets to the proxy to this uplink interface "
                  "(SO_BINDTODEVICE; on Windows IP_UNICAST_IF with the adapter's name, e.g. "
                  "Ethernet)")
@@ -810,7 +810,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args,
   } else if (config.auto_route && features.socket_marks) {
     config.fwmark = kDefaultFwmark;
   }
-  config.interface = values.interface;
+  config.uplink_interface = values.uplink_interface;
   config.fail_closed = values.fail_closed;
   config.set_dns = values.set_dns;
   config.user = values.user;

@@ -45,7 +45,8 @@ struct Config {
   uint32_t route_table = 0;
   uint32_t route_priority = 0;     // our rules use route_priority .. route_priority + 2
   std::optional<uint32_t> fwmark;  // SO_MARK on proxy sockets (always set with auto_route)
-  std::string interface;  // proxy sockets bound to this uplink (SO_BINDTODEVICE, IP_UNICAST_IF)
+  std::string
+      uplink_interface;  // proxy sockets bound to this uplink (SO_BINDTODEVICE, IP_UNICAST_IF)
   bool fail_closed = false;
   bool set_dns = false;
   std::string user;           // drop to this user after set-up when not empty

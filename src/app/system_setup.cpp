@@ -3,6 +3,7 @@
 #include "app/system_setup.h"
 
 #include "log/log.h"
+#include "platform/features.h"
 
 namespace t2s::app {
 
@@ -26,6 +27,13 @@ std::optional<net::IpAddress> resolver_address(const Config& config) {
   }
   if (!config.ipv4.contains(next)) return std::nullopt;
   return next;
+}
+
+// Where --auto-route's objects live, for the log.
+std::string routing_place(const Config& config) {
+  if (!platform::platform_features().policy_routing) return "recorded in %ProgramData%\\tun2socks";
+  return "table " + std::to_string(config.route_table) + ", priorities " +
+         std::to_string(config.route_priority) + "-" + std::to_string(config.route_priority + 2);
 }
 
 int remove_leftovers(const Config& config, std::string& error) {
@@ -56,8 +64,8 @@ bool SystemSetup::prepare(std::optional<net::Endpoint>& dns_upstream, std::strin
   int removed = remove_leftovers(config_, error);
   if (removed < 0) return false;
   if (removed > 0) {
-    log::warn("removed {} leftover routes and rules of an earlier run (table {}, priorities {}-{})",
-              removed, config_.route_table, config_.route_priority, config_.route_priority + 2);
+    log::warn("removed {} leftover routes and rules of an earlier run ({})", removed,
+              routing_place(config_));
   }
   if (!config_.set_dns || config_.dns_upstream) return true;
 
@@ -85,8 +93,8 @@ bool SystemSetup::socket_hook(int family, std::function<std::string(uv_os_sock_t
                               std::string& error) {
   platform::OutboundSocketOptions options;
   options.fwmark = config_.fwmark;
-  options.interface = config_.interface;
-  if (!options.fwmark && options.interface.empty()) return true;
+  options.uplink_interface = config_.uplink_interface;
+  if (!options.fwmark && options.uplink_interface.empty()) return true;
   error = platform::check_socket_options(family, options);
   if (!error.empty()) return false;
   hook = [options](uv_os_sock_t socket) { return platform::apply_socket_options(socket, options); };
@@ -106,14 +114,14 @@ bool SystemSetup::apply(const sockaddr_storage& proxy, std::string& error) {
   }
   if (user_) {
     std::vector<platform::Capability> keep = {platform::Capability::kNetAdmin};
-    if (!config_.interface.empty()) keep.push_back(platform::Capability::kNetRaw);
+    if (!config_.uplink_interface.empty()) keep.push_back(platform::Capability::kNetRaw);
     if (!platform::switch_user(*user_, keep, error)) {
       error = "--user: " + error;
       teardown();
       return false;
     }
     log::info("now running as {} (uid {}), keeping CAP_NET_ADMIN{}", user_->name, user_->uid,
-              config_.interface.empty() ? "" : " and CAP_NET_RAW");
+              config_.uplink_interface.empty() ? "" : " and CAP_NET_RAW");
   }
   return true;
 }
@@ -138,9 +146,13 @@ bool SystemSetup::install_routing(const sockaddr_storage& proxy, std::string& er
   }
   routing_ = platform::PolicyRouting::install(options, error);
   if (!routing_) return false;
-  log::info("auto-route: all traffic into {} (table {}, rule priorities {}-{}, fwmark {:#x}){}",
-            config_.device_name, config_.route_table, config_.route_priority,
-            config_.route_priority + 2, options.fwmark, config_.fail_closed ? ", fail-closed" : "");
+  for (const std::string& note : routing_->notes()) log::warn("auto-route: {}", note);
+  if (options.fwmark != 0) {
+    log::info("auto-route: all traffic into {} ({}, fwmark {:#x}){}", config_.device_name,
+              routing_place(config_), options.fwmark, config_.fail_closed ? ", fail-closed" : "");
+  } else {
+    log::info("auto-route: all traffic into {} ({})", config_.device_name, routing_place(config_));
+  }
   return true;
 }
 
@@ -186,8 +198,7 @@ int SystemSetup::cleanup(const Config& config) {
     log::error("--cleanup: {}", error);
     return 1;
   }
-  log::info("--cleanup: removed {} routes and rules (table {}, priorities {}-{})", removed,
-            config.route_table, config.route_priority, config.route_priority + 2);
+  log::info("--cleanup: removed {} routes and rules ({})", removed, routing_place(config));
   return 0;
 }
 

@@ -251,7 +251,7 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_EQ(a.route_table, b.route_table);
   EXPECT_EQ(a.route_priority, b.route_priority);
   EXPECT_EQ(a.fwmark, b.fwmark);
-  EXPECT_EQ(a.interface, b.interface);
+  EXPECT_EQ(a.uplink_interface, b.uplink_interface);
   EXPECT_EQ(a.fail_closed, b.fail_closed);
   EXPECT_EQ(a.set_dns, b.set_dns);
   EXPECT_EQ(a.user, b.user);
@@ -349,7 +349,7 @@ TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
   EXPECT_NE(config.route_priority, defaults.route_priority);
   EXPECT_EQ(config.fwmark, 0x51u);
   EXPECT_EQ(defaults.fwmark, std::nullopt);
-  EXPECT_EQ(config.interface, "eth9");
+  EXPECT_EQ(config.uplink_interface, "eth9");
   EXPECT_TRUE(config.fail_closed);
   EXPECT_TRUE(config.set_dns);
   EXPECT_EQ(config.user, "nobody");

@@ -62,7 +62,7 @@ TEST(WindowsFlagsTest, AdapterNamesMayHaveSpacesAndBeLong) {
       parse_on_windows({"--device", "tun2socks " + long_name, "--interface", "Ethernet 2"});
   ASSERT_TRUE(result.run) << result.message;
   EXPECT_EQ(result.config.device_name, "tun2socks " + long_name);
-  EXPECT_EQ(result.config.interface, "Ethernet 2");
+  EXPECT_EQ(result.config.uplink_interface, "Ethernet 2");
   // Linux keeps its 15-character names without spaces.
   CommandLine on_linux =
       parse_command_line({"--interface", "Ethernet 2"}, platform::kLinuxFeatures);

@@ -46,12 +46,14 @@ class PolicyRouting {
   virtual ~PolicyRouting() = default;  // removes what install() added
   // Removes now (idempotent); on failure returns false with `error` set.
   virtual bool remove(std::string& error) = 0;
+  // What install() left out and why (e.g. an excluded destination with no route), for the log.
+  virtual std::vector<std::string> notes() const { return {}; }
 };
 
 // Options for sockets the tunnel opens to the proxy.
 struct OutboundSocketOptions {
   std::optional<uint32_t> fwmark;  // SO_MARK
-  std::string interface;           // SO_BINDTODEVICE when not empty
+  std::string uplink_interface;    // SO_BINDTODEVICE (Linux), IP_UNICAST_IF (Windows) if set
 };
 
 // Applies `options` to `socket`; returns an empty string or the reason it failed.
