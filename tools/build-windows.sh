@@ -28,7 +28,7 @@ jobs="$(nproc)"
 
 packages=(cmake make pkg-config g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix googletest dpkg-dev
           xz-utils file)
-if [[ $run_tests == 1 ]]; then packages+=(wine64); fi
+if [[ $run_tests == 1 ]]; then packages+=(wine64 iproute2); fi
 install_missing build-windows "${packages[@]}"
 fetch_lwip "$repo_dir"
 
@@ -110,8 +110,10 @@ if [[ $run_tests == 1 ]]; then
   # A private wine prefix in the build directory: nothing in the user's home is touched, and the
   # first run's set-up (about 10 s) is reused later. The executables are static (no mingw DLLs).
   export WINEPREFIX="$build_dir/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-  echo "build-windows: running unit_tests.exe under wine64"
-  /usr/lib/wine/wine64 "$build_dir/tests/unit_tests.exe" --gtest_brief=1
-  # wineserver outlives the test run by a few seconds; wait for it so CI leaves nothing behind.
-  /usr/lib/wine/wineserver -w
+  echo "build-windows: running unit_tests.exe under wine64 in a private network namespace"
+  # The socket tests use loopback only; in a namespace of their own nothing else is reachable.
+  # wineserver outlives the test run by a few seconds; waiting for it leaves nothing behind.
+  unshare --net -- sh -c 'ip link set lo up || exit 1
+    /usr/lib/wine/wine64 "$1" --gtest_brief=1; status=$?
+    /usr/lib/wine/wineserver -w; exit $status' sh "$build_dir/tests/unit_tests.exe"
 fi
