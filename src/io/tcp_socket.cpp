@@ -1,10 +1,6 @@
 // TcpSocket: libuv handle lifetime (init, close, free in the close callback).
 #include "io/tcp_socket.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-
 namespace t2s::io {
 namespace {
 void free_handle(uv_handle_t* handle) {
@@ -24,7 +20,7 @@ std::unique_ptr<TcpSocket> TcpSocket::create(uv_loop_t* loop, int family) {
 int TcpSocket::read_with(uv_alloc_cb alloc, uv_read_cb read) {
   alloc_ = alloc;
   read_ = read;
-  if (libuv_reading_) return 0;
+  if (libuv_reading_ || pending_connect_ != nullptr) return 0;  // or once connected (Windows)
   int rc = uv_read_start(stream(), alloc_trampoline, read_trampoline);
   libuv_reading_ = rc == 0;
   return rc;
@@ -64,6 +60,7 @@ void TcpSocket::read_trampoline(uv_stream_t* stream, ssize_t nread, const uv_buf
 }
 
 ssize_t TcpSocket::write_now(std::span<uv_buf_t>& bufs) {
+  if (pending_connect_ != nullptr) return 0;  // Windows: not connected yet
   int written = uv_try_write(stream(), bufs.data(), static_cast<unsigned>(bufs.size()));
   if (written == UV_EAGAIN) return 0;
   if (written < 0) return written;
@@ -79,16 +76,12 @@ ssize_t TcpSocket::write_now(std::span<uv_buf_t>& bufs) {
   return written;
 }
 
-int TcpSocket::start_connect(const sockaddr* address) {
+int socket_of(const uv_handle_t* handle, uv_os_sock_t& socket) {
   uv_os_fd_t fd{};
-  if (int rc = uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd); rc != 0) return rc;
-  socklen_t length = address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  // EINTR, like EINPROGRESS, leaves the attempt running in the background.
-  if (::connect(fd, address, length) != 0 && errno != EINPROGRESS && errno != EINTR) {
-    return uv_translate_sys_error(errno);
-  }
-  // Marks the handle readable and writable; the descriptor stays the one the handle made.
-  return uv_tcp_open(handle_, fd);
+  if (int rc = uv_fileno(handle, &fd); rc != 0) return rc;
+  // The same descriptor on POSIX; on Windows libuv hands the SOCKET out as a HANDLE.
+  socket = reinterpret_cast<uv_os_sock_t>(fd);
+  return 0;
 }
 
 TcpSocket::~TcpSocket() {

@@ -58,12 +58,16 @@ class TcpSocket {
   ssize_t write_now(std::span<uv_buf_t>& bufs);
 
   // Starts connecting the socket made by create(loop, family) and returns at once (0 or a libuv
-  // error). Unlike uv_tcp_connect, writes may be queued right away: libuv tries them at once,
-  // and on a fast link the handshake is usually complete when connect returns, which saves a
-  // loop turn. A failed connection shows up as an error on the first write or read. This relies
-  // on Linux answering a write to a still-connecting socket with EAGAIN (libuv then waits until
-  // it is writable); BSD-derived systems answer ENOTCONN and would need uv_tcp_connect.
+  // error). Unlike uv_tcp_connect, writes (write_now, then write) and reads may be started right
+  // away; a failed connection shows up as an error on the first write or read. On Linux
+  // (tcp_socket_posix.cpp) libuv tries writes at once, and on a fast link the handshake is
+  // usually complete when connect returns, which saves a loop turn: Linux answers a write to a
+  // still-connecting socket with EAGAIN and libuv waits until it is writable (BSD-derived systems
+  // answer ENOTCONN). Windows (tcp_socket_windows.cpp) refuses both until connected, so there
+  // uv_tcp_connect runs and writes and reads wait for it here.
   int start_connect(const sockaddr* address);
+  // uv_write on this socket, for the bytes write_now left.
+  int write(uv_write_t* request, const uv_buf_t* bufs, unsigned count, uv_write_cb done);
 
   // Close with RST instead of FIN when this socket is destroyed.
   void reset_on_close() { reset_on_close_ = true; }
@@ -72,6 +76,9 @@ class TcpSocket {
   explicit TcpSocket(uv_tcp_t* handle) : handle_(handle) { handle_->data = this; }
   static void alloc_trampoline(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void read_trampoline(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  // Windows only (tcp_socket_windows.cpp): writes and reads waiting for the connection.
+  struct PendingConnect;
+  static void connected(uv_connect_t* request, int status);
 
   uv_tcp_t* handle_;
   void* owner_ = nullptr;
@@ -79,6 +86,12 @@ class TcpSocket {
   uv_read_cb read_ = nullptr;
   bool libuv_reading_ = false;
   bool reset_on_close_ = false;
+  PendingConnect* pending_connect_ = nullptr;  // owned by its connect request
 };
+
+// The OS socket of a TCP or UDP handle that has one; 0 or a libuv error.
+int socket_of(const uv_handle_t* handle, uv_os_sock_t& socket);
+// Raises the bytes a read waits for (SO_RCVLOWAT) where the OS supports it; false elsewhere.
+bool set_receive_low_water(uv_os_sock_t socket, int bytes);
 
 }  // namespace t2s::io

@@ -1,10 +1,8 @@
 // Log sink: formats "2026-11-28T06:21:02.123Z WARN message" lines onto stderr.
 #include "log/log.h"
 
-#include <sys/time.h>
-
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 
 namespace t2s::log {
 namespace {
@@ -47,13 +45,16 @@ std::optional<Level> parse_level(std::string_view name) {
 }
 
 void write(Level lvl, std::string_view message) {
-  timeval now{};
-  gettimeofday(&now, nullptr);
-  tm utc{};
-  gmtime_r(&now.tv_sec, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  fmt::print(stderr, "{}.{:03}Z {} {}\n", stamp, now.tv_usec / 1000, level_name(lvl), message);
+  // The calendar from std::chrono rather than gmtime_r, which not every C library has.
+  using namespace std::chrono;
+  const auto now = floor<milliseconds>(system_clock::now());
+  const auto today = floor<days>(now);
+  const year_month_day date{today};
+  const hh_mm_ss time{now - today};
+  fmt::print(stderr, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n",
+             static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+             static_cast<unsigned>(date.day()), time.hours().count(), time.minutes().count(),
+             time.seconds().count(), time.subseconds().count(), level_name(lvl), message);
   std::fflush(stderr);
 }
 

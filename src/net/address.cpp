@@ -1,9 +1,7 @@
 // Parsing and formatting of IP addresses, endpoints and CIDR prefixes.
 #include "net/address.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <cstring>
@@ -47,18 +45,20 @@ IpAddress IpAddress::v6(std::span<const uint8_t, 16> octets) {
 
 Result<IpAddress> IpAddress::parse(std::string_view text) {
   auto fail = [&] { return Result<IpAddress>::failure(quoted(text) + ": not an IP address"); };
-  // inet_pton needs a NUL-terminated string, so an embedded NUL would silently cut the text.
-  if (text.empty() || text.size() > kMaxAddressText || text.find('\0') != text.npos) {
+  // inet_pton needs a NUL-terminated string, so an embedded NUL would silently cut the text;
+  // libuv's would take "%zone" after an IPv6 address.
+  if (text.empty() || text.size() > kMaxAddressText ||
+      text.find_first_of(std::string_view("\0%", 2)) != text.npos) {
     return fail();
   }
   const std::string copy(text);
   IpAddress address;
   if (text.find(':') != text.npos) {
     address.family = Family::kIpv6;
-    if (inet_pton(AF_INET6, copy.c_str(), address.bytes.data()) != 1) return fail();
+    if (uv_inet_pton(AF_INET6, copy.c_str(), address.bytes.data()) != 0) return fail();
   } else {
     address.family = Family::kIpv4;
-    if (inet_pton(AF_INET, copy.c_str(), address.bytes.data()) != 1) return fail();
+    if (uv_inet_pton(AF_INET, copy.c_str(), address.bytes.data()) != 0) return fail();
   }
   return Result<IpAddress>::success(address);
 }
@@ -78,7 +78,7 @@ bool IpAddress::is_loopback() const {
 std::string IpAddress::to_string() const {
   char buffer[INET6_ADDRSTRLEN] = {};
   const int af = is_v4() ? AF_INET : AF_INET6;
-  if (inet_ntop(af, bytes.data(), buffer, sizeof(buffer)) == nullptr) return {};
+  if (uv_inet_ntop(af, bytes.data(), buffer, sizeof(buffer)) != 0) return {};
   return buffer;
 }
 

@@ -2,7 +2,8 @@
 // and formatting. No I/O; shared by every layer above.
 #pragma once
 
-#include <sys/socket.h>
+// The socket API types (sockaddr_storage, AF_INET) as the OS defines them.
+#include <uv.h>
 
 #include <array>
 #include <cstddef>

@@ -2,8 +2,6 @@
 // SOCKS5 UDP encapsulation both ways, and ICMP port-unreachable when the proxy refuses.
 #include "relay/udp_session.h"
 
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cstring>
 

@@ -1,8 +1,6 @@
 // Connector: the SOCKS5 client handshake as a small state machine driven by libuv callbacks.
 #include "socks5/connector.h"
 
-#include <sys/socket.h>
-
 #include <cstring>
 #include <span>
 
@@ -26,8 +24,8 @@ std::string uv_text(int code) {
 
 std::string ProxyConfig::prepare(const uv_handle_t* handle) const {
   if (!prepare_socket) return {};
-  uv_os_fd_t fd{};
-  if (int rc = uv_fileno(handle, &fd); rc != 0) {
+  uv_os_sock_t fd{};
+  if (int rc = io::socket_of(handle, fd); rc != 0) {
     return "cannot get the socket of a handle: " + uv_text(rc);
   }
   return prepare_socket(fd);
@@ -181,11 +179,11 @@ std::unique_ptr<io::TcpSocket> Connector::take_socket() {
 }
 
 void Connector::set_receive_low_water(int bytes) {
-  uv_os_fd_t fd{};
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(socket_->handle()), &fd) != 0) return;
+  uv_os_sock_t fd{};
+  if (io::socket_of(reinterpret_cast<const uv_handle_t*>(socket_->handle()), fd) != 0) return;
   // Best effort: without it the answer just takes one more wake-up. EOF and errors wake the
   // loop whatever the mark.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) {
+  if (io::set_receive_low_water(fd, bytes)) {
     low_water_raised_ = bytes > 1;
   }
 }
@@ -207,7 +205,7 @@ bool Connector::send(std::vector<uint8_t> bytes) {
   request->bytes.assign(left[0].base, left[0].base + left[0].len);
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->bytes.data()),
                              static_cast<unsigned>(request->bytes.size()));
-  int rc = uv_write(&request->request, socket_->stream(), &buf, 1, [](uv_write_t* req, int status) {
+  int rc = socket_->write(&request->request, &buf, 1, [](uv_write_t* req, int status) {
     auto* owner = io::TcpSocket::owner_of<Connector>(req->handle);
     delete reinterpret_cast<WriteRequest*>(req);
     if (owner == nullptr || status == UV_ECANCELED) return;

@@ -25,7 +25,7 @@ struct ProxyConfig {
   std::string display_name;  // for logs; never contains the password
   // Runs on every new socket to the proxy (TCP and UDP) before it connects; returns an empty
   // string or why the socket cannot be used (e.g. marking it failed).
-  std::function<std::string(int fd)> prepare_socket;
+  std::function<std::string(uv_os_sock_t socket)> prepare_socket;
 
   // Runs prepare_socket, if set, on the socket of `handle` (a TCP or UDP handle that has one).
   std::string prepare(const uv_handle_t* handle) const;

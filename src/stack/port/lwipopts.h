@@ -37,6 +37,9 @@
 #define LWIP_AUTOIP 0
 #define LWIP_IGMP 0
 #define LWIP_DNS 0
+/* lwIP calls its own lwip_htons etc.; its htons macros would rename the OS's declarations
+   (Winsock's take u_long, not u32_t). */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
 #define LWIP_SINGLE_NETIF 1
 #define LWIP_HAVE_LOOPIF 0
 #define LWIP_NETIF_LOOPBACK 0

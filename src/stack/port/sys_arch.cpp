@@ -1,7 +1,6 @@
 // What lwIP asks of the platform when NO_SYS=1: a millisecond clock and assertion/diagnostic
 // sinks routed into our log.
-#include <time.h>
-
+#include <chrono>
 #include <cstdlib>
 
 #include "log/log.h"
@@ -10,10 +9,10 @@
 #include "net/checksum.h"
 
 extern "C" u32_t sys_now(void) {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<u32_t>(static_cast<uint64_t>(now.tv_sec) * 1000 +
-                            static_cast<uint64_t>(now.tv_nsec) / 1000000);
+  // Wraps around after 49 days, as lwIP expects.
+  const auto since_boot = std::chrono::steady_clock::now().time_since_epoch();
+  return static_cast<u32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_boot).count());
 }
 
 extern "C" void t2s_lwip_diag(const char* message) {

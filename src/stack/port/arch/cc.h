@@ -1,12 +1,13 @@
-/* lwIP platform glue for tun2socks (Linux/glibc, any C11 compiler): byte order, diagnostics. */
+/* lwIP platform glue for tun2socks (GCC or Clang, any OS): byte order, diagnostics. */
 #ifndef T2S_LWIP_ARCH_CC_H
 #define T2S_LWIP_ARCH_CC_H
 
-#include <endian.h>
 #include <stdlib.h>
 
+/* The compiler's own macro (not every C library has <endian.h>); lwIP's LITTLE_ENDIAN and
+   BIG_ENDIAN defaults (1234, 4321) are the values GCC and Clang use for it. */
 #ifndef BYTE_ORDER
-#define BYTE_ORDER __BYTE_ORDER
+#define BYTE_ORDER __BYTE_ORDER__
 #endif
 
 #ifdef __cplusplus
