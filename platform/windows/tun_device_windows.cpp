@@ -308,8 +308,7 @@ std::unique_ptr<TunDevice> TunDevice::open(const TunOptions& options, std::strin
     }
     created = true;
   }
-  WINTUN_ADAPTER_HANDLE adapter_handle = adapter;
-  auto device = std::make_unique<WintunDevice>(std::move(wintun), adapter_handle, options.name,
+  auto device = std::make_unique<WintunDevice>(std::move(wintun), adapter, options.name,
                                                options.mtu, created);
   const NET_LUID luid = device->luid();
   for (const auto* address : {&options.ipv4, &options.ipv6}) {

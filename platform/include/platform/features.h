@@ -21,12 +21,24 @@ struct PlatformFeatures {
   bool spaces_in_interface_names = false;
 };
 
-inline constexpr PlatformFeatures kLinuxFeatures{"Linux", true, true, true, true,
-                                                 true,    true, 15,   false};
+inline constexpr PlatformFeatures kLinuxFeatures{
+    .os_name = "Linux",
+    .socket_marks = true,
+    .policy_routing = true,
+    .fail_closed = true,
+    .resolver_override = true,
+    .switch_user = true,
+    .inherited_device = true,
+    .max_interface_name = 15,  // IFNAMSIZ - 1
+    .spaces_in_interface_names = false,
+};
 // Windows adapters are named by their alias ("Ethernet 2"), up to 255 characters
 // (NDIS_IF_MAX_STRING_SIZE); the rest has no Windows counterpart here.
-inline constexpr PlatformFeatures kWindowsFeatures{"Windows", false, false, false, false,
-                                                   false,     false, 255,   true};
+inline constexpr PlatformFeatures kWindowsFeatures{
+    .os_name = "Windows",
+    .max_interface_name = 255,
+    .spaces_in_interface_names = true,
+};
 
 // The table of the OS this program was built for.
 const PlatformFeatures& platform_features();
