@@ -55,7 +55,15 @@ class Tunnel {
     uv_loop_init(&loop_);
   }
 
-  ~Tunnel() { uv_loop_close(&loop_); }
+  ~Tunnel() {
+    // After a failed start the device's watch is still open: close it, let its close callback
+    // free it, then the loop can close.
+    if (device_watch_) {
+      device_watch_.reset();
+      uv_run(&loop_, UV_RUN_NOWAIT);
+    }
+    uv_loop_close(&loop_);
+  }
 
   bool start(relay::RelayOptions relay_options, std::string& error) {
     platform::keep_freed_memory_for_reuse();
