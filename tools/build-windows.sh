@@ -26,8 +26,8 @@ prefix="$deps_dir/prefix"
 toolchain="$repo_dir/cmake/mingw-w64-x86_64.cmake"
 jobs="$(nproc)"
 
-packages=(cmake make pkg-config g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix googletest dpkg-dev
-          xz-utils file)
+packages=(cmake make pkg-config g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix googletest
+          dpkg-dev xz-utils file)
 if [[ $run_tests == 1 ]]; then packages+=(wine64 iproute2); fi
 install_missing build-windows "${packages[@]}"
 fetch_lwip "$repo_dir"
@@ -63,12 +63,21 @@ cmake_install() {
   local name=$1 source_dir=$2
   shift 2
   if [[ -f "$prefix/.built-$name" ]]; then return 0; fi
-  echo "build-windows: building $name for Windows"
-  cmake -S "$source_dir" -B "$deps_dir/build/$name" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
-    -DT2S_WINDOWS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
-    "$@" >/dev/null
-  cmake --build "$deps_dir/build/$name" -j"$jobs" >/dev/null
-  cmake --install "$deps_dir/build/$name" >/dev/null
+  local log="$deps_dir/build/$name.log"
+  echo "build-windows: building $name for Windows (output in ${log#"$repo_dir/"})"
+  mkdir -p "$deps_dir/build"
+  # Their own warnings are not ours to fix; the log is shown only if the build fails.
+  {
+    cmake -S "$source_dir" -B "$deps_dir/build/$name" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+      -DT2S_WINDOWS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+      "$@" &&
+      cmake --build "$deps_dir/build/$name" -j"$jobs" &&
+      cmake --install "$deps_dir/build/$name"
+  } >"$log" 2>&1 || {
+    cat "$log" >&2
+    echo "build-windows: building $name failed" >&2
+    exit 1
+  }
   touch "$prefix/.built-$name"
 }
 

@@ -4,7 +4,7 @@
 #include "app/config.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
+#include <uv.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+
+#include "support/environment.h"
 
 namespace t2s::app {
 namespace {
@@ -171,32 +173,33 @@ TEST(ConfigTest, HelpAndVersionExitZero) {
   EXPECT_NE(version.message.find("tun2socks"), std::string::npos);
 }
 
-// A file under $TMPDIR (or /tmp) holding `contents`, removed when the test ends.
+// A file in a fresh directory under the system's temporary directory ($TMPDIR or /tmp on
+// Linux), holding `contents`; both are removed when the test ends.
 class TempFile {
  public:
   explicit TempFile(const std::string& contents, const std::string& suffix = "") {
-    const char* dir = std::getenv("TMPDIR");
-    std::string pattern = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
-                          "/t2s_config_test_XXXXXX" + suffix;
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    int fd = mkstemps(name.data(), static_cast<int>(suffix.size()));
-    if (fd < 0) throw std::runtime_error("mkstemps failed");
-    path_ = name.data();
-    size_t written = 0;
-    while (written < contents.size()) {
-      ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-      if (n <= 0) break;
-      written += static_cast<size_t>(n);
-    }
-    ::close(fd);
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "t2s_config_test_XXXXXX").string();
+    uv_fs_t request{};
+    int rc = uv_fs_mkdtemp(nullptr, &request, pattern.c_str(), nullptr);
+    if (rc == 0) directory_ = request.path;
+    uv_fs_req_cleanup(&request);
+    if (rc != 0) throw std::runtime_error("cannot make a temporary directory");
+    path_ = (directory_ / ("file" + suffix)).string();
+    std::ofstream out(path_, std::ios::binary);
+    out << contents;
+    if (!out.flush()) throw std::runtime_error("cannot write " + path_);
   }
-  ~TempFile() { ::unlink(path_.c_str()); }
+  ~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
   const std::string& path() const { return path_; }
 
  private:
+  std::filesystem::path directory_;
   std::string path_;
 };
 
@@ -205,13 +208,13 @@ class ScopedEnv {
  public:
   ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
     if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    ::setenv(name_.c_str(), value.c_str(), 1);
+    test_support::set_environment(name_, value);
   }
   ~ScopedEnv() {
     if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
+      test_support::set_environment(name_, *old_);
     } else {
-      ::unsetenv(name_.c_str());
+      test_support::unset_environment(name_);
     }
   }
   ScopedEnv(const ScopedEnv&) = delete;
