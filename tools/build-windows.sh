@@ -111,7 +111,7 @@ cmake -S "$repo_dir" -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
   -DT2S_WERROR=ON "${lwip_args[@]}" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"$jobs"
 
-for exe in tun2socks.exe tests/unit_tests.exe; do
+for exe in src/tun2socks.exe tests/unit_tests.exe; do
   if [[ -f "$build_dir/$exe" ]]; then file "$build_dir/$exe"; fi
 done
 
