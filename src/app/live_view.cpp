@@ -2,18 +2,10 @@
 // the relay's connections, and runs the HTTP server when asked to.
 #include "app/live_view.h"
 
-#include <variant>
-
 namespace t2s::app {
 namespace {
 
 using stats::MetricKind;
-
-std::string destination_text(const socks5::Destination& destination) {
-  if (const auto* endpoint = std::get_if<net::Endpoint>(&destination)) return endpoint->to_string();
-  const auto& named = std::get<socks5::DomainEndpoint>(destination);
-  return named.name + ":" + std::to_string(named.port);
-}
 
 std::string_view state_text(const relay::ConnectionView& view) {
   switch (view.state) {
@@ -147,7 +139,7 @@ stats::ConnectionPage LiveView::connections(size_t offset, size_t limit) {
     stats::ConnectionRow row;
     row.protocol = view.udp ? "udp" : "tcp";
     row.source = view.app.to_string();
-    row.destination = destination_text(view.destination);
+    row.destination = socks5::to_string(view.destination);
     row.bytes_up = view.bytes_up;
     row.bytes_down = view.bytes_down;
     row.age_ms = now - view.started_ms;

@@ -1,7 +1,6 @@
 // The tunnel's main loop and its event sources: TUN readability, lwIP's timer, signals.
 #include "app/tunnel.h"
 
-#include <netdb.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <uv.h>
@@ -10,6 +9,7 @@
 #include <memory>
 
 #include "app/live_view.h"
+#include "app/proxy_address.h"
 #include "app/system_setup.h"
 #include "log/log.h"
 #include "platform/memory.h"
@@ -22,23 +22,6 @@ namespace {
 
 // Packets read per readiness wake-up before yielding to other events.
 constexpr int kReadBatch = 64;
-
-bool resolve_proxy(const socks5::ProxyUrl& url, sockaddr_storage& out, std::string& error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
-  addrinfo* results = nullptr;
-  std::string port = std::to_string(url.port);
-  int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &results);
-  if (rc != 0 || results == nullptr) {
-    error = "cannot resolve proxy host '" + url.host + "': " + gai_strerror(rc);
-    return false;
-  }
-  std::memcpy(&out, results->ai_addr, results->ai_addrlen);
-  freeaddrinfo(results);
-  return true;
-}
 
 template <typename Handle>
 void close_and_free(Handle* handle) {

@@ -255,6 +255,9 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_EQ(a.fail_closed, b.fail_closed);
   EXPECT_EQ(a.set_dns, b.set_dns);
   EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.stats_listen, b.stats_listen);
+  EXPECT_EQ(a.stats_token, b.stats_token);
+  EXPECT_EQ(a.check_target, b.check_target);
 }
 
 // One non-default value for every flag, as (flag without dashes, value) pairs.
@@ -708,7 +711,7 @@ TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
     // These have no default; the example shows a sample value instead.
     static const std::set<std::string> kSampleValued = {
         "proxy-password-file", "dns-address", "dns-upstream", "exclude", "fwmark",
-        "interface",           "user"};
+        "interface",           "user",         "stats-listen", "stats-token-file"};
     if (kSampleValued.count(key) == 0) {
       defaults_only += line.substr(2) + "\n";
     }
