@@ -7,9 +7,9 @@ repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 lwip_dir="$repo_dir/third_party/lwip"
 
 build_packages=(cmake g++ make pkg-config libuv1-dev libfmt-dev libcli11-dev libgtest-dev
-                libnl-route-3-dev libcap-dev xz-utils dpkg-dev clang-format)
+                libnl-route-3-dev libcap-dev libhttp-parser-dev xz-utils dpkg-dev clang-format)
 test_packages=(iproute2 dante-server microsocks iperf3 proxychains4 curl python3 procps
-               iputils-ping dnsmasq-base bind9-dnsutils tcpdump)
+               iputils-ping dnsmasq-base bind9-dnsutils tcpdump chromium)
 
 missing=()
 for pkg in "${build_packages[@]}" "${test_packages[@]}"; do
