@@ -48,10 +48,11 @@ StepResult handshake(uv_loop_t* loop, const socks5::ProxyConfig& proxy,
     result.milliseconds = static_cast<double>(uv_hrtime() - started) / 1e6;
   };
   std::unique_ptr<socks5::Connector> connector =
-      request ? std::make_unique<socks5::Connector>(loop, proxy, request->first, request->second,
-                                                    done)
-              : std::make_unique<socks5::Connector>(loop, proxy, done);
-  run_until(loop, [&] { return result.outcome.has_value(); }, timeout_ms);
+      request
+          ? std::make_unique<socks5::Connector>(loop, proxy, request->first, request->second, done)
+          : std::make_unique<socks5::Connector>(loop, proxy, done);
+  run_until(
+      loop, [&] { return result.outcome.has_value(); }, timeout_ms);
   connector.reset();
   uv_run(loop, UV_RUN_NOWAIT);
   return result;
@@ -83,10 +84,9 @@ int run_check(const Config& config) {
   std::printf("proxy %s\n", proxy.display_name.c_str());
 
   StepResult greeting = handshake(&loop, proxy, std::nullopt, timeout_ms);
-  std::printf("greeting: %s\n",
-              verdict(greeting, proxy.credentials ? "username/password accepted"
-                                                  : "no authentication needed")
-                  .c_str());
+  std::printf("greeting: %s\n", verdict(greeting, proxy.credentials ? "username/password accepted"
+                                                                    : "no authentication needed")
+                                    .c_str());
   const bool greeted = greeting.outcome && greeting.outcome->status == socks5::ConnectStatus::kOk;
 
   StepResult connect = handshake(
@@ -111,12 +111,13 @@ int run_check(const Config& config) {
   } else {
     socks5::Pipelining pipelining(&loop, proxy, true);
     pipelining.usable();  // starts the probe
-    run_until(&loop, [&] { return pipelining.verdict().has_value(); }, timeout_ms);
+    run_until(
+        &loop, [&] { return pipelining.verdict().has_value(); }, timeout_ms);
     std::optional<bool> allowed = pipelining.verdict();
-    std::printf("pipelining: %s\n",
-                !allowed  ? "unknown (the probe got no verdict in time)"
-                : *allowed ? "yes, the proxy reads a request sent behind the greeting"
-                           : "no, each request waits for the greeting's reply");
+    std::printf("pipelining: %s\n", !allowed ? "unknown (the probe got no verdict in time)"
+                                    : *allowed
+                                        ? "yes, the proxy reads a request sent behind the greeting"
+                                        : "no, each request waits for the greeting's reply");
     pipelining.stop();
   }
   uv_run(&loop, UV_RUN_NOWAIT);

@@ -109,7 +109,8 @@ std::optional<net::Endpoint> parse_endpoint(const std::string& text, uint16_t de
 // "HOST:PORT" with HOST a name, an IPv4 address or a bracketed IPv6 address.
 std::optional<socks5::Destination> parse_destination(const std::string& text, std::string& error) {
   size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || (text.front() != '[' && text.find(':') != colon)) {
+  if (colon == std::string::npos || colon == 0 ||
+      (text.front() != '[' && text.find(':') != colon)) {
     error = "'" + text + "': expected HOST:PORT";
     return std::nullopt;
   }

@@ -46,7 +46,7 @@ ConnectionView TcpSession::view() const {
   view.bytes_up = bytes_up_;
   view.bytes_down = bytes_down_;
   view.started_ms = started_ms_;
-  view.state = !app_ || !proxy_                ? ConnectionView::State::kConnecting
+  view.state = !app_ || !proxy_                   ? ConnectionView::State::kConnecting
                : app_fin_ || proxy_eof_ || ended_ ? ConnectionView::State::kClosing
                                                   : ConnectionView::State::kEstablished;
   return view;
@@ -265,7 +265,7 @@ void TcpSession::drain_pending_down() {
     size_t taken = app_->write(rest);
     relay_.mutable_counters().bytes_down += taken;
     bytes_down_ += taken;
-  bytes_down_ += taken;
+    bytes_down_ += taken;
     pending_down_offset_ += taken;
     app_->flush();
     if (pending_down_offset_ < pending_down_.size()) return;  // wait for the next on_tcp_sent

@@ -39,7 +39,7 @@ ConnectionView UdpSession::view() const {
   view.bytes_up = bytes_up_;
   view.bytes_down = bytes_down_;
   view.started_ms = started_ms_;
-  view.state = ended_       ? ConnectionView::State::kClosing
+  view.state = ended_            ? ConnectionView::State::kClosing
                : udp_ == nullptr ? ConnectionView::State::kConnecting
                                  : ConnectionView::State::kEstablished;
   return view;

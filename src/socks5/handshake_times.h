@@ -9,7 +9,7 @@
 namespace t2s::socks5 {
 
 struct HandshakeTimes {
-  static constexpr std::array<uint64_t, 12> kBoundsMs = {1,   2,   5,    10,   25,   50,
+  static constexpr std::array<uint64_t, 12> kBoundsMs = {1,   2,   5,   10,   25,   50,
                                                          100, 250, 500, 1000, 2500, 5000};
   // counts[i]: handshakes that took at most kBoundsMs[i] and more than kBoundsMs[i - 1];
   // the last one counts those above every bound.

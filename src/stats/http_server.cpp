@@ -96,8 +96,8 @@ void HttpServer::on_connection(int status) {
   uv_tcp_init(loop_, &c.tcp);
   uv_timer_init(loop_, &c.deadline);
   c.open_handles = 2;
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), reinterpret_cast<uv_stream_t*>(&c.tcp)) !=
-      0) {
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
+                reinterpret_cast<uv_stream_t*>(&c.tcp)) != 0) {
     Client::close(std::move(client));
     return;
   }
@@ -117,13 +117,11 @@ void HttpServer::on_connection(int status) {
         self->server->close_client(*self);
       },
       options_.client_timeout_ms, 0);
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c.tcp),
-      Client::use_read_buffer,
-      [](uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
-        auto* self = static_cast<Client*>(stream->data);
-        self->server->on_read(*self, nread);
-      });
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c.tcp), Client::use_read_buffer,
+                [](uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+                  auto* self = static_cast<Client*>(stream->data);
+                  self->server->on_read(*self, nread);
+                });
 }
 
 void HttpServer::on_read(Client& client, ssize_t nread) {
@@ -147,7 +145,8 @@ void HttpServer::answer(Client& client) {
   if (response.status == 401) ++counters_.unauthorized;
   client.answered = true;
   client.response = serialize(response);
-  uv_buf_t buffer = uv_buf_init(client.response.data(), static_cast<unsigned>(client.response.size()));
+  uv_buf_t buffer =
+      uv_buf_init(client.response.data(), static_cast<unsigned>(client.response.size()));
   client.write.data = &client;
   int rc = uv_write(&client.write, reinterpret_cast<uv_stream_t*>(&client.tcp), &buffer, 1,
                     [](uv_write_t* request, int status) {
@@ -169,13 +168,11 @@ void HttpServer::finish(Client& client, int write_status) {
   client.shutdown.data = &client;
   auto* stream = reinterpret_cast<uv_stream_t*>(&client.tcp);
   if (uv_shutdown(&client.shutdown, stream, [](uv_shutdown_t*, int) {}) != 0 ||
-      uv_read_start(
-          stream,
-          Client::use_read_buffer,
-          [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
-            auto* self = static_cast<Client*>(s->data);
-            if (nread < 0) self->server->close_client(*self);
-          }) != 0) {
+      uv_read_start(stream, Client::use_read_buffer,
+                    [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+                      auto* self = static_cast<Client*>(s->data);
+                      if (nread < 0) self->server->close_client(*self);
+                    }) != 0) {
     close_client(client);
   }
 }

@@ -27,11 +27,11 @@ struct ServerOptions {
 };
 
 struct ServerCounters {
-  uint64_t requests = 0;          // responses sent (any status)
-  uint64_t bad_requests = 0;      // 400 and 413
-  uint64_t unauthorized = 0;      // 401
-  uint64_t clients_refused = 0;   // closed at once: max_clients were connected
-  uint64_t clients_timed_out = 0; // closed at the deadline before their response went out
+  uint64_t requests = 0;           // responses sent (any status)
+  uint64_t bad_requests = 0;       // 400 and 413
+  uint64_t unauthorized = 0;       // 401
+  uint64_t clients_refused = 0;    // closed at once: max_clients were connected
+  uint64_t clients_timed_out = 0;  // closed at the deadline before their response went out
 };
 
 class HttpServer {

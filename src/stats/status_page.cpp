@@ -143,6 +143,8 @@ poll();
 
 }  // namespace
 
-std::string_view status_page() { return kPage; }
+std::string_view status_page() {
+  return kPage;
+}
 
 }  // namespace t2s::stats

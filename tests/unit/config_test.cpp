@@ -648,9 +648,8 @@ TEST(ConfigTest, CheckTarget) {
   EXPECT_EQ(endpoint->to_string(), "203.0.113.10:7000");
   config = parse({"--check-target", "[2001:db8::1]:443"}).config;
   ASSERT_NE(std::get_if<net::Endpoint>(&config.check_target), nullptr);
-  expect_rejected("--check-target",
-                  {"example.com", "example.com:0", "example.com:70000", ":80", "2001:db8::1:80",
-                   "[2001:db8::1]", ""});
+  expect_rejected("--check-target", {"example.com", "example.com:0", "example.com:70000", ":80",
+                                     "2001:db8::1:80", "[2001:db8::1]", ""});
 }
 
 // The repository's copy of `relative`, found by walking up from the working directory (ctest
@@ -710,8 +709,8 @@ TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
     keys.insert(key);
     // These have no default; the example shows a sample value instead.
     static const std::set<std::string> kSampleValued = {
-        "proxy-password-file", "dns-address", "dns-upstream", "exclude", "fwmark",
-        "interface",           "user",         "stats-listen", "stats-token-file"};
+        "proxy-password-file", "dns-address", "dns-upstream", "exclude",         "fwmark",
+        "interface",           "user",        "stats-listen", "stats-token-file"};
     if (kSampleValued.count(key) == 0) {
       defaults_only += line.substr(2) + "\n";
     }

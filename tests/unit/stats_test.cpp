@@ -99,9 +99,9 @@ TEST(StatsRenderTest, JsonStringEscaping) {
   EXPECT_EQ(json_string("b\xc3\xbc\x63her"), "\"b\xc3\xbc\x63her\"");
   EXPECT_EQ(json_string("\xf0\x9f\x98\x80"), "\"\xf0\x9f\x98\x80\"");
   EXPECT_EQ(json_string("\xff"), "\"\\ufffd\"");
-  EXPECT_EQ(json_string("\xc3"), "\"\\ufffd\"");              // truncated
-  EXPECT_EQ(json_string("\xc0\xaf"), "\"\\ufffd\\ufffd\"");    // overlong
-  EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // surrogate
+  EXPECT_EQ(json_string("\xc3"), "\"\\ufffd\"");                                   // truncated
+  EXPECT_EQ(json_string("\xc0\xaf"), "\"\\ufffd\\ufffd\"");                        // overlong
+  EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");             // surrogate
   EXPECT_EQ(json_string("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
 }
 
@@ -154,8 +154,7 @@ TEST(StatsRequestTest, ConnectionsPaging) {
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(source.asked_offset, 0u);
   EXPECT_EQ(source.asked_limit, kDefaultConnectionLimit);
-  EXPECT_NE(response.body.find("\"destination\":\"evil\\\"\\u003cname\\u003e\""),
-            std::string::npos)
+  EXPECT_NE(response.body.find("\"destination\":\"evil\\\"\\u003cname\\u003e\""), std::string::npos)
       << response.body;
   request("GET /connections?offset=9000&limit=50 HTTP/1.1\r\n\r\n", "", source);
   EXPECT_EQ(source.asked_offset, 9000u);
@@ -174,20 +173,20 @@ TEST(StatsRequestTest, Token) {
   FakeSource source;
   const std::string token = "s3cret";
   EXPECT_EQ(request("GET /stats HTTP/1.1\r\n\r\n", token, source).status, 401);
-  EXPECT_EQ(request("GET /stats HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n", token, source)
-                .status,
-            401);
-  EXPECT_EQ(request("GET /stats HTTP/1.1\r\nAuthorization: Bearer s3cret2\r\n\r\n", token, source)
-                .status,
-            401);
-  EXPECT_EQ(request("GET /stats HTTP/1.1\r\nAuthorization: Basic s3cret\r\n\r\n", token, source)
-                .status,
-            401);
+  EXPECT_EQ(
+      request("GET /stats HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n", token, source).status,
+      401);
+  EXPECT_EQ(
+      request("GET /stats HTTP/1.1\r\nAuthorization: Bearer s3cret2\r\n\r\n", token, source).status,
+      401);
+  EXPECT_EQ(
+      request("GET /stats HTTP/1.1\r\nAuthorization: Basic s3cret\r\n\r\n", token, source).status,
+      401);
   // Before the method check: an unauthorized client learns nothing.
   EXPECT_EQ(request("DELETE /x HTTP/1.1\r\n\r\n", token, source).status, 401);
-  EXPECT_EQ(request("GET /stats HTTP/1.1\r\nauthorization: Bearer s3cret\r\n\r\n", token, source)
-                .status,
-            200);
+  EXPECT_EQ(
+      request("GET /stats HTTP/1.1\r\nauthorization: Bearer s3cret\r\n\r\n", token, source).status,
+      200);
   EXPECT_EQ(request("GET /stats HTTP/1.1\r\nX-A: 1\r\nAuthorization: Bearer s3cret\r\nX-B: "
                     "2\r\n\r\n",
                     token, source)
