@@ -12,7 +12,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 CC=clang CXX=clang++ cmake -S "$repo_dir" -B "$build_dir" -DT2S_FUZZ=ON -DT2S_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=(dns_message socks5 packet stack_input resolv_conf)
+targets=(dns_message socks5 packet stack_input resolv_conf stats_http)
 cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]/%/_fuzz}" >/dev/null
 # lwIP keeps a fragment's successor in a packed header right after the IPv4 header, i.e. at an
 # address not aligned to 8; without use_unaligned LeakSanitizer cannot see that pointer and

@@ -8,9 +8,9 @@ repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo_dir/tools/setup-common.sh"
 
 build_packages=(cmake g++ make pkg-config libuv1-dev libfmt-dev libcli11-dev libgtest-dev
-                libnl-route-3-dev libcap-dev xz-utils dpkg-dev clang-format)
+                libnl-route-3-dev libcap-dev libhttp-parser-dev xz-utils dpkg-dev clang-format)
 test_packages=(iproute2 dante-server microsocks iperf3 proxychains4 curl python3 procps
-               iputils-ping dnsmasq-base bind9-dnsutils tcpdump)
+               iputils-ping dnsmasq-base bind9-dnsutils tcpdump chromium)
 
 install_missing setup "${build_packages[@]}" "${test_packages[@]}"
 

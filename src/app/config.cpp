@@ -46,6 +46,9 @@ constexpr int kDefaultRouteTable = 2080;
 constexpr int kDefaultRoutePriority = 20800;
 constexpr uint32_t kDefaultFwmark = 0x2080;
 constexpr int kMaxRoutePriority = 32763;  // + 2 stays below the main table's rule
+// --check asks the proxy to connect here unless told otherwise: a name, so the proxy's own
+// resolver is part of the test.
+constexpr const char* kDefaultCheckTarget = "example.com:80";
 
 std::optional<int> parse_fd_device(const std::string& device, std::string& error) {
   constexpr std::string_view kPrefix = "fd://";
@@ -103,10 +106,38 @@ std::optional<net::Endpoint> parse_endpoint(const std::string& text, uint16_t de
   return net::Endpoint{address.value(), port};
 }
 
+// "HOST:PORT" with HOST a name, an IPv4 address or a bracketed IPv6 address.
+std::optional<socks5::Destination> parse_destination(const std::string& text, std::string& error) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 ||
+      (text.front() != '[' && text.find(':') != colon)) {
+    error = "'" + text + "': expected HOST:PORT";
+    return std::nullopt;
+  }
+  if (text.front() == '[' || net::IpAddress::parse(text.substr(0, colon))) {
+    auto endpoint = parse_endpoint(text, 0, error);
+    if (endpoint && endpoint->port == 0) error = "'" + text + "': expected HOST:PORT";
+    if (!error.empty()) return std::nullopt;
+    return socks5::Destination(*endpoint);
+  }
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
+  const std::string name = text.substr(0, colon);
+  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
+    error = "'" + text + "': port must be 1..65535";
+    return std::nullopt;
+  }
+  if (name.size() > 255) {
+    error = "'" + text + "': the host name is longer than 255 bytes";
+    return std::nullopt;
+  }
+  return socks5::Destination(socks5::DomainEndpoint{name, static_cast<uint16_t>(port)});
+}
+
 constexpr const char* kEnvironmentPrefix = "TUN2SOCKS_";
 constexpr int kMaxConnectionsLimit = 1'000'000;
-// SOCKS5 username/password authentication (RFC 1929) carries at most 255 bytes.
-constexpr size_t kMaxPasswordBytes = 255;
+// SOCKS5 username/password authentication (RFC 1929) carries at most 255 bytes; tokens too.
+constexpr size_t kMaxSecretBytes = 255;
 
 // "--dns-address" -> "TUN2SOCKS_DNS_ADDRESS". The only place environment names are made.
 std::string environment_name(const std::string& flag) {
@@ -174,6 +205,10 @@ struct FlagValues {
   bool set_dns = false;
   std::string user;
   bool cleanup = false;
+  std::string stats_listen;
+  std::string stats_token_file;
+  bool check = false;
+  std::string check_target = kDefaultCheckTarget;
   bool print_flag_reference = false;
 };
 
@@ -323,6 +358,40 @@ void define_system_flags(CLI::App& cli, FlagValues& v, const platform::PlatformF
       "change of --set-dns, then exit; uses --route-table and --route-priority (on Windows the "
       "routes recorded in %ProgramData%\\tun2socks)");
   cleanup->configurable(false);
+}
+
+// Flags of the live view (HTTP endpoints) and of --check.
+void define_live_view_flags(CLI::App& cli, FlagValues& v) {
+  cli.add_option("--stats-listen", v.stats_listen,
+                 "Serve live counters and connections over HTTP at this address: /metrics "
+                 "(Prometheus), /stats and /connections (JSON) and a status page at /; a "
+                 "non-loopback address needs --stats-token-file")
+      ->type_name("ADDR:PORT")
+      ->check([](const std::string& value) {
+        std::string error;
+        auto endpoint = parse_endpoint(value, 0, error);
+        if (endpoint && endpoint->port == 0) error = "'" + value + "': expected ADDR:PORT";
+        return error;
+      });
+  cli.add_option("--stats-token-file", v.stats_token_file,
+                 "With --stats-listen, every request must carry 'Authorization: Bearer TOKEN', "
+                 "TOKEN read from this file (one trailing newline ignored)")
+      ->type_name("FILE");
+  CLI::Option* check = cli.add_flag(
+      "--check", v.check,
+      "Test the proxy and exit: greeting and authentication, a CONNECT to --check-target, UDP "
+      "ASSOCIATE and the pipelining probe, with handshake times; exit 0 if the greeting and the "
+      "CONNECT worked. Needs no root and no TUN device");
+  check->configurable(false);
+  cli.add_option("--check-target", v.check_target,
+                 "Destination --check asks the proxy to connect to, HOST:PORT (a name or an "
+                 "address; IPv6 in brackets)")
+      ->type_name("HOST:PORT")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        std::string error;
+        return parse_destination(value, error) ? std::string() : error;
+      });
 }
 
 void define_flags(CLI::App& cli, FlagValues& v, Pass pass,
@@ -497,6 +566,7 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass,
       ->capture_default_str()
       ->check(one_of({"reply", "drop"}));
   define_system_flags(cli, v, features);
+  define_live_view_flags(cli, v);
   CLI::Option* reference = cli.add_flag(kPrintFlagReference, v.print_flag_reference,
                                         "Print the flag reference as Markdown (docs/flags.md)");
   reference->group("");  // hidden
@@ -510,7 +580,8 @@ void define_flags(CLI::App& cli, FlagValues& v, Pass pass,
     const CLI::Option* version = cli.get_version_ptr();
     for (CLI::Option* option : cli.get_options([&](const CLI::Option* candidate) {
            return candidate != help && candidate != version && !candidate->get_group().empty() &&
-                  candidate->get_name() != "--cleanup";  // an action, not a setting
+                  candidate->get_name() != "--cleanup" &&  // actions, not settings
+                  candidate->get_name() != "--check";
          })) {
       option->envname(environment_name(option->get_name()));
     }
@@ -595,8 +666,10 @@ std::string why_unreadable(const std::string& path) {
   return "unreadable";
 }
 
-// Reads the password for --proxy-password-file. Errors name the file, never its contents.
-bool read_password_file(const std::string& path, std::string& password, std::string& error) {
+// Reads a password or token from a file, without trailing newlines. Errors name the file, never
+// its contents; `what` names the secret in them.
+bool read_secret_file(const std::string& path, const char* what, std::string& secret,
+                      std::string& error) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     error = "cannot read '" + path + "': " + std::strerror(errno);
@@ -623,11 +696,11 @@ bool read_password_file(const std::string& path, std::string& password, std::str
     error = "'" + path + "' is empty";
     return false;
   }
-  if (contents.size() > kMaxPasswordBytes) {
-    error = "the password in '" + path + "' is longer than 255 bytes";
+  if (contents.size() > kMaxSecretBytes) {
+    error = std::string("the ") + what + " in '" + path + "' is longer than 255 bytes";
     return false;
   }
-  password = std::move(contents);
+  secret = std::move(contents);
   return true;
 }
 
@@ -744,7 +817,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args,
     }
     std::string password;
     std::string error;
-    if (!read_password_file(values.proxy_password_file, password, error)) {
+    if (!read_secret_file(values.proxy_password_file, "password", password, error)) {
       return fail(flag + origin(flag) + ": " + error);
     }
     config.proxy.credentials->password = std::move(password);
@@ -831,6 +904,30 @@ CommandLine parse_command_line(const std::vector<std::string>& args,
     return fail("--set-dns" + origin("--set-dns") +
                 " needs --dns fake or --dns tcp (with --dns udp the system's resolver already "
                 "goes through the tunnel)");
+  }
+  if (!values.stats_listen.empty()) {
+    std::string error;
+    config.stats_listen = parse_endpoint(values.stats_listen, 0, error);
+  }
+  if (!values.stats_token_file.empty()) {
+    const std::string flag = "--stats-token-file";
+    if (!config.stats_listen) return fail(flag + origin(flag) + " needs --stats-listen");
+    std::string error;
+    if (!read_secret_file(values.stats_token_file, "token", config.stats_token, error)) {
+      return fail(flag + origin(flag) + ": " + error);
+    }
+  }
+  if (config.stats_listen && !config.stats_listen->address.is_loopback() &&
+      config.stats_token.empty()) {
+    return fail("--stats-listen" + origin("--stats-listen") + ": " +
+                config.stats_listen->to_string() +
+                " is reachable from other hosts; give --stats-token-file so that requests need "
+                "a token, or listen on 127.0.0.1 or [::1]");
+  }
+  config.check = values.check;
+  {
+    std::string error;
+    config.check_target = *parse_destination(values.check_target, error);
   }
   result.run = true;
   return result;

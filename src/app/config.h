@@ -51,6 +51,14 @@ struct Config {
   bool set_dns = false;
   std::string user;           // drop to this user after set-up when not empty
   bool cleanup_only = false;  // --cleanup: remove leftovers of an earlier run, then exit
+
+  // Live view (--stats-listen): HTTP endpoint and the token every request must carry.
+  std::optional<net::Endpoint> stats_listen;
+  std::string stats_token;  // empty: no token needed (loopback only)
+
+  // --check: test the proxy with these steps instead of running the tunnel.
+  bool check = false;
+  socks5::Destination check_target;
 };
 
 struct CommandLine {

@@ -1,8 +1,9 @@
-// tun2socks entry point: parse flags, then run the tunnel.
+// tun2socks entry point: parse flags, then run the tunnel (or --check the proxy).
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "app/check.h"
 #include "app/config.h"
 #include "app/tunnel.h"
 
@@ -14,5 +15,6 @@ int main(int argc, char** argv) {
     std::fputs("\n", command_line.exit_code == 0 ? stdout : stderr);
     return command_line.exit_code;
   }
+  if (command_line.config.check) return t2s::app::run_check(command_line.config);
   return t2s::app::run_tunnel(command_line.config);
 }

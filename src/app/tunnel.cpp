@@ -6,6 +6,8 @@
 #include <cstring>
 #include <memory>
 
+#include "app/live_view.h"
+#include "app/proxy_address.h"
 #include "app/system_setup.h"
 #include "log/log.h"
 #include "platform/memory.h"
@@ -19,28 +21,6 @@ namespace {
 
 // Packets read per readiness wake-up before yielding to other events.
 constexpr int kReadBatch = 64;
-
-// Before the loop runs, so synchronously (libuv's getaddrinfo without a callback).
-bool resolve_proxy(const socks5::ProxyUrl& url, sockaddr_storage& out, std::string& error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
-  uv_loop_t loop{};
-  uv_loop_init(&loop);
-  uv_getaddrinfo_t request{};
-  std::string port = std::to_string(url.port);
-  int rc = uv_getaddrinfo(&loop, &request, nullptr, url.host.c_str(), port.c_str(), &hints);
-  const bool found = rc == 0 && request.addrinfo != nullptr;
-  if (found) {
-    std::memcpy(&out, request.addrinfo->ai_addr, request.addrinfo->ai_addrlen);
-  } else {
-    error = "cannot resolve proxy host '" + url.host + "': " + uv_strerror(rc);
-  }
-  uv_freeaddrinfo(request.addrinfo);
-  uv_loop_close(&loop);
-  return found;
-}
 
 template <typename Handle>
 void close_and_free(Handle* handle) {
@@ -81,6 +61,8 @@ class Tunnel {
         *relay_, *relay_, error);
     if (!stack_) return false;
     relay_->attach_stack(*stack_);
+    live_view_ = std::make_unique<LiveView>(&loop_, *relay_, *stack_);
+    if (!live_view_->serve(config_, error)) return false;
 
     device_watch_ = device_->watch(
         &loop_,
@@ -117,8 +99,10 @@ class Tunnel {
   void run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Stopped: reset every session, close our handles, let the close callbacks run.
+    live_view_->stop();
     relay_->shutdown();
     log_counters();
+    live_view_.reset();
     relay_.reset();
     device_watch_.reset();
     if (timer_ != nullptr) close_and_free(timer_);
@@ -179,40 +163,14 @@ class Tunnel {
   }
 
   // One line, key=value, so scripts can pick any counter.
-  void log_counters() {
-    const relay::RelayCounters& r = relay_->counters();
-    const stack::StackCounters& s = stack_->counters();
-    const relay::DnsCounters& d = relay_->dns().counters();
-    size_t dns_pool_size = relay_->dns().pool_size();
-    const socks5::SpareCounters& sp = relay_->spare_counters();
-    log::info(
-        "counters: tcp_opened={} tcp_active={} tcp_failed={} tcp_reset={} tcp_over_limit={} "
-        "bytes_up={} "
-        "bytes_down={} udp_flows_opened={} udp_flows_active={} udp_flows_failed={} "
-        "udp_flows_expired={} udp_flows_evicted={} udp_datagrams_up={} udp_datagrams_down={} "
-        "udp_bytes_up={} udp_bytes_down={} udp_refused={} udp_dropped_malformed={} "
-        "udp_dropped_fragmented={} udp_dropped_unroutable={} udp_dropped_queue_full={} "
-        "udp_dropped_send_failed={} icmp_echo_replies={} icmp_dropped={} packets_in={} "
-        "packets_out={} packets_malformed={} packets_not_handled={} packets_out_dropped={} "
-        "packets_checksum_offloaded={} syns_refused={} dns_answered_from_pool={} dns_forwarded={} "
-        "dns_answered_upstream={} dns_failed={} dns_pool_size={} proxy_spares_used={} "
-        "proxy_spares_unused={} proxy_spares_failed={}",
-        r.tcp_opened, r.tcp_active, r.tcp_failed, r.tcp_reset, r.tcp_over_limit, r.bytes_up,
-        r.bytes_down, r.udp_flows_opened, r.udp_flows_active, r.udp_flows_failed,
-        r.udp_flows_expired, r.udp_flows_evicted, r.udp_datagrams_up, r.udp_datagrams_down,
-        r.udp_bytes_up, r.udp_bytes_down, r.udp_refused, r.udp_dropped_malformed,
-        r.udp_dropped_fragmented, r.udp_dropped_unroutable, r.udp_dropped_queue_full,
-        r.udp_dropped_send_failed, s.icmp_echo_replies, s.icmp_dropped, s.packets_in, s.packets_out,
-        s.packets_malformed, s.packets_not_handled, s.packets_out_dropped,
-        s.packets_checksum_offloaded, s.syns_refused, d.answered_from_pool, d.forwarded,
-        d.answered_upstream, d.failed, dns_pool_size, sp.used, sp.unused, sp.failed);
-  }
+  void log_counters() { log::info("counters: {}", live_view_->counters_line()); }
 
   const Config& config_;
   std::unique_ptr<platform::TunDevice> device_;
   uv_loop_t loop_{};
   std::unique_ptr<relay::Relay> relay_;
   std::unique_ptr<stack::Stack> stack_;
+  std::unique_ptr<LiveView> live_view_;  // reads relay_ and stack_
   stack::InboundPacket spare_;
   std::unique_ptr<platform::DeviceWatch> device_watch_;
   uv_timer_t* timer_ = nullptr;

@@ -155,7 +155,7 @@ void Relay::on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted
       ++counters_.udp_flows_evicted;
       udp_lru_.front()->close();  // retire_udp removes it from the list and the map
     }
-    auto session = std::make_unique<UdpSession>(*this, view->source);
+    auto session = std::make_unique<UdpSession>(*this, view->source, view->destination);
     UdpSession* raw = session.get();
     udp_lru_.push_back(raw);
     raw->lru_position = std::prev(udp_lru_.end());
@@ -227,13 +227,37 @@ std::unique_ptr<socks5::Connector> Relay::connect_proxy(socks5::Command command,
                                                         socks5::Destination destination,
                                                         socks5::Connector::Callback done) {
   const bool pipelined = pipelining_.usable();
-  auto observed = [this, done = std::move(done)](const socks5::ConnectOutcome& outcome) {
+  auto observed = [this, done = std::move(done),
+                   started_ms = uv_now(loop_)](const socks5::ConnectOutcome& outcome) {
+    if (outcome.status == socks5::ConnectStatus::kOk) {
+      handshake_times_.record(uv_now(loop_) - started_ms);
+    }
     if (outcome.status == socks5::ConnectStatus::kProxyUnreachable) handshake_failed();
     done(outcome);  // may destroy the Connector, and this lambda with it: nothing follows
   };
   return std::make_unique<socks5::Connector>(loop_, options_.proxy, command, std::move(destination),
                                              std::move(observed), pipelined,
                                              spares_.take(/*greet=*/!pipelined));
+}
+
+void Relay::visit_connections(size_t offset, size_t limit,
+                              const std::function<void(const ConnectionView&)>& visit) const {
+  auto visit_page = [&](const auto& table) {
+    for (auto it = table.begin(); it != table.end() && limit > 0; ++it) {
+      if (offset > 0) {
+        --offset;
+        continue;
+      }
+      visit(it->second->view());
+      --limit;
+    }
+  };
+  if (offset >= sessions_.size()) {
+    offset -= sessions_.size();  // the page starts among the UDP flows
+  } else {
+    visit_page(sessions_);
+  }
+  visit_page(udp_flows_);
 }
 
 void Relay::handshake_failed() {

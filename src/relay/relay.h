@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "relay/dns_service.h"
 #include "socks5/connector.h"
+#include "socks5/handshake_times.h"
 #include "socks5/pipelining.h"
 #include "socks5/spare_connections.h"
 #include "stack/stack.h"
@@ -61,6 +63,20 @@ struct RelayCounters {
   uint64_t udp_refused = 0;              // answered with ICMP port unreachable: proxy has no UDP
 };
 
+// One relayed TCP connection or UDP flow, as the live view lists it (read-only, on demand).
+struct ConnectionView {
+  enum class State { kConnecting, kEstablished, kClosing };
+  bool udp = false;
+  net::Endpoint app;
+  // TCP: what the proxy is asked for (a name for fake-IP addresses); UDP: the flow's first
+  // destination (later datagrams may go elsewhere).
+  socks5::Destination destination;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  uint64_t started_ms = 0;  // loop time
+  State state = State::kConnecting;
+};
+
 class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
  public:
   Relay(uv_loop_t* loop, RelayOptions options);
@@ -82,7 +98,16 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
 
   const RelayCounters& counters() const { return counters_; }
   const socks5::SpareCounters& spare_counters() const { return spares_.counters(); }
+  size_t spares_open() const { return spares_.open_count(); }
   DnsService& dns() { return *dns_; }
+  const DnsService& dns() const { return *dns_; }
+  // Successful proxy handshakes (TCP CONNECT and UDP ASSOCIATE) by duration.
+  const socks5::HandshakeTimes& handshake_times() const { return handshake_times_; }
+  size_t connection_count() const { return sessions_.size() + udp_flows_.size(); }
+  // Calls `visit` for at most `limit` connections, skipping the first `offset`: TCP sessions,
+  // then UDP flows, in no particular order. Costs O(offset + limit), copies nothing else.
+  void visit_connections(size_t offset, size_t limit,
+                         const std::function<void(const ConnectionView&)>& visit) const;
   RelayCounters& mutable_counters() { return counters_; }
   uv_loop_t* loop() const { return loop_; }
   const RelayOptions& options() const { return options_; }
@@ -133,6 +158,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   socks5::Pipelining pipelining_;
   socks5::SpareConnections spares_;
   RelayCounters counters_;
+  socks5::HandshakeTimes handshake_times_;
   // By request id: the stack's accept names the request a connection belongs to.
   std::unordered_map<uint64_t, std::unique_ptr<TcpSession>> sessions_;
   std::vector<std::unique_ptr<TcpSession>> retired_;

@@ -39,6 +39,19 @@ TcpSession::~TcpSession() {
   }
 }
 
+ConnectionView TcpSession::view() const {
+  ConnectionView view;
+  view.app = request_.app;
+  view.destination = proxy_destination_;
+  view.bytes_up = bytes_up_;
+  view.bytes_down = bytes_down_;
+  view.started_ms = started_ms_;
+  view.state = !app_ || !proxy_                   ? ConnectionView::State::kConnecting
+               : app_fin_ || proxy_eof_ || ended_ ? ConnectionView::State::kClosing
+                                                  : ConnectionView::State::kEstablished;
+  return view;
+}
+
 uint64_t TcpSession::now() const {
   return uv_now(relay_.loop());
 }
@@ -149,6 +162,7 @@ void TcpSession::on_proxy_write_done(size_t bytes, int status) {
     return;
   }
   relay_.mutable_counters().bytes_up += bytes;
+  bytes_up_ += bytes;
   app_->acknowledge(bytes);
   maybe_shutdown_proxy();
 }
@@ -228,6 +242,7 @@ void TcpSession::on_proxy_read(ssize_t nread, const uv_buf_t* buf) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(buf->base);
   size_t taken = app_->write({bytes, length});
   relay_.mutable_counters().bytes_down += taken;
+  bytes_down_ += taken;
   app_->flush();
   if (taken < length) {
     pending_down_.assign(bytes + taken, bytes + length);
@@ -249,6 +264,8 @@ void TcpSession::drain_pending_down() {
                                   pending_down_.size() - pending_down_offset_);
     size_t taken = app_->write(rest);
     relay_.mutable_counters().bytes_down += taken;
+    bytes_down_ += taken;
+    bytes_down_ += taken;
     pending_down_offset_ += taken;
     app_->flush();
     if (pending_down_offset_ < pending_down_.size()) return;  // wait for the next on_tcp_sent

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/tcp_socket.h"
+#include "relay/relay.h"
 #include "socks5/connector.h"
 #include "stack/stack.h"
 
@@ -39,6 +40,8 @@ class TcpSession final : public stack::TcpConnectionHandler {
   // Writes everything received from the app since the last flush to the proxy in one go;
   // the relay calls it once per loop turn for sessions that received data.
   void flush_to_proxy();
+  // What the live view shows of this connection.
+  ConnectionView view() const;
 
   // stack::TcpConnectionHandler
   void on_tcp_data(stack::ReceivedData data) override;
@@ -69,6 +72,8 @@ class TcpSession final : public stack::TcpConnectionHandler {
   std::unique_ptr<stack::TcpConnection> app_;     // once the app has completed its handshake
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
+  uint64_t bytes_up_ = 0;  // for the live view; the relay's counters sum all sessions
+  uint64_t bytes_down_ = 0;
 
   // App -> proxy.
   std::vector<stack::ReceivedData> outgoing_;  // received this loop turn, not yet written

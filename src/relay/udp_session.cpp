@@ -25,7 +25,23 @@ void close_udp(uv_udp_t* handle) {
 
 }  // namespace
 
-UdpSession::UdpSession(Relay& relay, const net::Endpoint& app) : relay_(relay), app_(app) {}
+UdpSession::UdpSession(Relay& relay, const net::Endpoint& app,
+                       const net::Endpoint& first_destination)
+    : relay_(relay), app_(app), first_destination_(first_destination) {}
+
+ConnectionView UdpSession::view() const {
+  ConnectionView view;
+  view.udp = true;
+  view.app = app_;
+  view.destination = first_destination_;
+  view.bytes_up = bytes_up_;
+  view.bytes_down = bytes_down_;
+  view.started_ms = started_ms_;
+  view.state = ended_            ? ConnectionView::State::kClosing
+               : udp_ == nullptr ? ConnectionView::State::kConnecting
+                                 : ConnectionView::State::kEstablished;
+  return view;
+}
 
 UdpSession::~UdpSession() {
   if (udp_ != nullptr) close_udp(udp_);
@@ -171,6 +187,7 @@ void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint
   }
   ++counters.udp_datagrams_up;
   counters.udp_bytes_up += payload.size();
+  bytes_up_ += payload.size();
 }
 
 void UdpSession::on_udp_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
@@ -218,6 +235,7 @@ void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
   for (const auto& packet : packets) relay_.stack().send_packet(packet);
   ++counters.udp_datagrams_down;
   counters.udp_bytes_down += payload.size();
+  bytes_down_ += payload.size();
 }
 
 void UdpSession::on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {

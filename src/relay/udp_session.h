@@ -14,6 +14,7 @@
 
 #include "io/tcp_socket.h"
 #include "net/address.h"
+#include "relay/relay.h"
 #include "socks5/connector.h"
 
 namespace t2s::relay {
@@ -22,7 +23,8 @@ class Relay;
 
 class UdpSession {
  public:
-  UdpSession(Relay& relay, const net::Endpoint& app);
+  // `first_destination`: where the flow's first datagram goes (shown by the live view).
+  UdpSession(Relay& relay, const net::Endpoint& app, const net::Endpoint& first_destination);
   ~UdpSession();
   UdpSession(const UdpSession&) = delete;
   UdpSession& operator=(const UdpSession&) = delete;
@@ -40,6 +42,8 @@ class UdpSession {
   const net::Endpoint& app() const { return app_; }
   uint64_t last_activity_ms() const { return last_activity_ms_; }
   bool ended() const { return ended_; }
+  // What the live view shows of this flow.
+  ConnectionView view() const;
 
   // Position in the relay's least-recently-used list.
   std::list<UdpSession*>::iterator lru_position;
@@ -65,6 +69,9 @@ class UdpSession {
 
   Relay& relay_;
   net::Endpoint app_;
+  net::Endpoint first_destination_;
+  uint64_t bytes_up_ = 0;  // payload bytes, for the live view
+  uint64_t bytes_down_ = 0;
   std::unique_ptr<socks5::Connector> connector_;
   std::unique_ptr<io::TcpSocket> control_;  // the association lives as long as this does
   uv_udp_t* udp_ = nullptr;                 // freed in its close callback

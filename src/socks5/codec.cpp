@@ -72,6 +72,12 @@ std::string reply_code_message(uint8_t code) {
   return "unassigned reply code " + hex_byte(code);
 }
 
+std::string to_string(const Destination& destination) {
+  if (const auto* endpoint = std::get_if<net::Endpoint>(&destination)) return endpoint->to_string();
+  const auto& named = std::get<DomainEndpoint>(destination);
+  return named.name + ":" + std::to_string(named.port);
+}
+
 std::vector<uint8_t> encode_greeting(bool offer_user_pass) {
   if (offer_user_pass) {
     return {kVersion, 2, static_cast<uint8_t>(Method::kNoAuth),

@@ -51,6 +51,8 @@ struct DomainEndpoint {
   friend bool operator==(const DomainEndpoint&, const DomainEndpoint&) = default;
 };
 using Destination = std::variant<net::Endpoint, DomainEndpoint>;
+// "192.0.2.1:80", "[2001:db8::1]:80" or "example.com:443".
+std::string to_string(const Destination& destination);
 
 enum class DecodeStatus { kOk, kNeedMore, kMalformed };
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "socks5/connector.h"
 
@@ -28,6 +29,12 @@ class Pipelining {
   // Whether a handshake starting now may pipeline. While that is not known, starts a probe
   // (one at a time; after one that could not reach the proxy, not before a pause).
   bool usable();
+  // The probe's verdict: true (pipeline), false (do not), or none yet (or turned off).
+  std::optional<bool> verdict() const {
+    if (state_ == State::kAllowed) return true;
+    if (state_ == State::kRefused) return false;
+    return std::nullopt;
+  }
   // Cancels a running probe; handshakes no longer pipeline.
   void stop();
   // A handshake could not reach the proxy, was cut, or got no reply in time. If handshakes

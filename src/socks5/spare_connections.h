@@ -48,6 +48,8 @@ class SpareConnections {
   void stop();
 
   const SpareCounters& counters() const { return counters_; }
+  // Spares open now (connecting, greeting or ready).
+  size_t open_count() const { return spares_.size(); }
 
   // Under common proxies' negotiation timeouts (dante: 30 s).
   static constexpr uint64_t kDefaultLifetimeMs = 10'000;

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <variant>
 
 #include "support/environment.h"
 
@@ -258,6 +259,9 @@ void expect_same_config(const Config& a, const Config& b) {
   EXPECT_EQ(a.fail_closed, b.fail_closed);
   EXPECT_EQ(a.set_dns, b.set_dns);
   EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.stats_listen, b.stats_listen);
+  EXPECT_EQ(a.stats_token, b.stats_token);
+  EXPECT_EQ(a.check_target, b.check_target);
 }
 
 // One non-default value for every flag, as (flag without dashes, value) pairs.
@@ -288,7 +292,10 @@ std::vector<std::pair<std::string, std::string>> every_flag(const std::string& p
           {"interface", "eth9"},
           {"fail-closed", "true"},
           {"set-dns", "true"},
-          {"user", "nobody"}};
+          {"user", "nobody"},
+          {"stats-listen", "[::1]:9090"},
+          {"stats-token-file", password_file},
+          {"check-target", "[2001:db8::7]:22"}};
 }
 
 std::string env_name(const std::string& flag) {
@@ -356,6 +363,11 @@ TEST(ConfigSourcesTest, EveryFlagOnTheCommandLineDiffersFromTheDefault) {
   EXPECT_TRUE(config.fail_closed);
   EXPECT_TRUE(config.set_dns);
   EXPECT_EQ(config.user, "nobody");
+  ASSERT_TRUE(config.stats_listen.has_value());
+  EXPECT_EQ(config.stats_listen->to_string(), "[::1]:9090");
+  EXPECT_FALSE(defaults.stats_listen.has_value());
+  EXPECT_EQ(config.stats_token, "s3cret");
+  EXPECT_NE(config.check_target, defaults.check_target);
 }
 
 TEST(ConfigSourcesTest, ConfigFileGivesTheSameConfigAsFlags) {
@@ -583,6 +595,67 @@ TEST(ConfigTest, MaxConnections) {
   expect_rejected("--max-connections", {"-1", "1000001", "abc", "1.5", ""});
 }
 
+TEST(ConfigTest, StatsListen) {
+  Config config = parse({"--stats-listen", "127.0.0.1:9080"}).config;
+  ASSERT_TRUE(config.stats_listen.has_value());
+  EXPECT_EQ(config.stats_listen->to_string(), "127.0.0.1:9080");
+  EXPECT_TRUE(config.stats_token.empty());
+  expect_rejected("--stats-listen", {"127.0.0.1", "127.0.0.1:0", "localhost:9080", "[::1]", ""});
+  // Reachable from elsewhere: only with a token.
+  for (const char* address : {"0.0.0.0:9080", "192.0.2.1:9080", "[::]:9080"}) {
+    CommandLine result = parse({"--stats-listen", address});
+    EXPECT_FALSE(result.run) << address;
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.message.find("--stats-token-file"), std::string::npos) << result.message;
+  }
+  TempFile token("tok-en\n");
+  CommandLine with_token =
+      parse({"--stats-listen", "0.0.0.0:9080", "--stats-token-file", token.path()});
+  ASSERT_TRUE(with_token.run) << with_token.message;
+  EXPECT_EQ(with_token.config.stats_token, "tok-en");
+}
+
+TEST(ConfigTest, StatsTokenFileErrors) {
+  TempFile empty("\n");
+  TempFile good("secret-token\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::string must_mention;
+  };
+  const std::vector<Case> cases = {
+      {{"--stats-listen", "127.0.0.1:9080", "--stats-token-file", empty.path()}, "empty"},
+      {{"--stats-listen", "127.0.0.1:9080", "--stats-token-file", "/nonexistent-t2s/token"},
+       "/nonexistent-t2s/token"},
+      {{"--stats-token-file", good.path()}, "needs --stats-listen"},
+  };
+  for (const Case& c : cases) {
+    CommandLine result = parse(c.args);
+    EXPECT_FALSE(result.run) << c.must_mention;
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.message.find("--stats-token-file"), std::string::npos) << result.message;
+    EXPECT_NE(result.message.find(c.must_mention), std::string::npos) << result.message;
+    EXPECT_EQ(result.message.find("secret-token"), std::string::npos) << result.message;
+  }
+}
+
+TEST(ConfigTest, CheckTarget) {
+  Config defaults = parse({}).config;
+  EXPECT_FALSE(defaults.check);
+  const auto* name = std::get_if<socks5::DomainEndpoint>(&defaults.check_target);
+  ASSERT_NE(name, nullptr);
+  EXPECT_EQ(name->name, "example.com");
+  EXPECT_EQ(name->port, 80);
+  Config config = parse({"--check", "--check-target", "203.0.113.10:7000"}).config;
+  EXPECT_TRUE(config.check);
+  const auto* endpoint = std::get_if<net::Endpoint>(&config.check_target);
+  ASSERT_NE(endpoint, nullptr);
+  EXPECT_EQ(endpoint->to_string(), "203.0.113.10:7000");
+  config = parse({"--check-target", "[2001:db8::1]:443"}).config;
+  ASSERT_NE(std::get_if<net::Endpoint>(&config.check_target), nullptr);
+  expect_rejected("--check-target", {"example.com", "example.com:0", "example.com:70000", ":80",
+                                     "2001:db8::1:80", "[2001:db8::1]", ""});
+}
+
 // The repository's copy of `relative`, found by walking up from the working directory (ctest
 // runs the tests in <build>/tests).
 std::optional<std::filesystem::path> find_in_repository(const std::string& relative) {
@@ -640,8 +713,8 @@ TEST(FlagReferenceTest, ExampleConfigShowsEveryFlagWithItsDefault) {
     keys.insert(key);
     // These have no default; the example shows a sample value instead.
     static const std::set<std::string> kSampleValued = {
-        "proxy-password-file", "dns-address", "dns-upstream", "exclude", "fwmark",
-        "interface",           "user"};
+        "proxy-password-file", "dns-address", "dns-upstream", "exclude",         "fwmark",
+        "interface",           "user",        "stats-listen", "stats-token-file"};
     if (kSampleValued.count(key) == 0) {
       defaults_only += line.substr(2) + "\n";
     }

@@ -19,6 +19,10 @@
 #   BENCH_UDP_BITRATE   iperf3 -u target bitrate (default 500M); datagrams of BENCH_UDP_LEN (1400)
 #   BENCH_ONLY          groups of figures to take, a space-separated subset of "memory tcp conn
 #                       udp" (default all); idle RSS is always taken
+#   BENCH_STATS         1: the tunnel runs with the live view on (--stats-listen
+#                       127.0.0.1:9080 in the app namespace) and one scraper GETs /metrics every
+#                       second for the whole repetition; its scrape count is logged (for A/B
+#                       runs against BENCH_STATS=0, the default)
 #   BENCH_JSON          if set, also write the figures as JSON to this file: the medians under
 #                       their keys (as before), plus "samples" (per repetition), "targets"
 #                       (each figure with its target and a holds flag) and "config"
@@ -59,11 +63,14 @@ BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-16}
 BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-500M}
 BENCH_UDP_LEN=${BENCH_UDP_LEN:-1400}
 BENCH_ONLY=${BENCH_ONLY:-memory tcp conn udp}
+BENCH_STATS=${BENCH_STATS:-0}
+BENCH_STATS_PORT=9080
 
 for var in BENCH_REPS BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS \
   BENCH_HTTP_CLIENTS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
 done
+[[ $BENCH_STATS =~ ^[01]$ ]] || { echo "bench: BENCH_STATS must be 0 or 1" >&2; exit 2; }
 for group in $BENCH_ONLY; do
   [[ $group =~ ^(memory|tcp|conn|udp)$ ]] ||
     { echo "bench: BENCH_ONLY: unknown group '$group' (memory, tcp, conn, udp)" >&2; exit 2; }
@@ -380,10 +387,30 @@ hold_rss() {
   result "rss_kib_after_release_${n}" "$(proc_rss_kib "$TUN_PID")"
 }
 
+# BENCH_STATS=1: one client GETs /metrics from the tunnel's live view once a second (at most an
+# hour), as a Prometheus server would; each successful scrape is a line in its log.
+SCRAPER_PID=""
+start_scraper() {
+  start_bg "$APP_NS" "$HARNESS_TMP/scraper.$REP.log" bash -c \
+    'for ((i = 0; i < 3600; i++)); do
+       curl -sf -o /dev/null --max-time 2 "$1" && echo ok
+       sleep 1
+     done' scraper "http://127.0.0.1:$BENCH_STATS_PORT/metrics"
+  SCRAPER_PID=$HARNESS_BG_PID
+}
+stop_scraper() {
+  kill_pid "$SCRAPER_PID" 3
+  SCRAPER_PID=""
+  log "live view: $(grep -c ok "$HARNESS_TMP/scraper.$REP.log" || true) successful scrapes of /metrics"
+}
+
 # One repetition: a fresh tunnel, its idle RSS, the held connections, then every paired figure.
 run_repetition() {
   log "== repetition $REP of $BENCH_REPS: tun2socks (MTU $BENCH_MTU) and proxychains4 -> dante $NET_V4:$PROXY_PORT =="
-  T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}"
+  local stats_flags=()
+  ((BENCH_STATS == 0)) || stats_flags=(--stats-listen "127.0.0.1:$BENCH_STATS_PORT")
+  T2S_MTU=$BENCH_MTU start_tunnel --log-level "${T2S_LOG_LEVEL:-info}" "${stats_flags[@]}"
+  ((BENCH_STATS == 0)) || start_scraper
   ROUTES=tunnel
   sleep 1
   RSS_IDLE=$(proc_rss_kib "$TUN_PID")
@@ -422,6 +449,7 @@ run_repetition() {
   fi
   result rss_kib_end "$(proc_rss_kib "$TUN_PID")"
   log "tunnel $(tunnel_counters)"
+  [[ -z $SCRAPER_PID ]] || stop_scraper
   local rc=0
   stop_tunnel TERM 10 || rc=$?
   ROUTES=""
