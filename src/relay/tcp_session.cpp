@@ -265,7 +265,6 @@ void TcpSession::drain_pending_down() {
     size_t taken = app_->write(rest);
     relay_.mutable_counters().bytes_down += taken;
     bytes_down_ += taken;
-    bytes_down_ += taken;
     pending_down_offset_ += taken;
     app_->flush();
     if (pending_down_offset_ < pending_down_.size()) return;  // wait for the next on_tcp_sent
