@@ -2,6 +2,7 @@
 #include "net/packet.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -241,42 +242,79 @@ Result<UdpPacketView> parse_udp_packet(std::span<const uint8_t> packet, bool che
   return R::success(view);
 }
 
-std::vector<std::vector<uint8_t>> build_udp_packets(const Endpoint& source,
-                                                    const Endpoint& destination,
-                                                    std::span<const uint8_t> payload, size_t mtu,
-                                                    uint32_t identification) {
-  if (source.address.family != destination.address.family) return {};
+namespace {
+
+// Whether `payload` from `source` to `destination` can be one UDP datagram at all.
+bool udp_datagram_possible(const Endpoint& source, const Endpoint& destination,
+                           std::span<const uint8_t> payload, size_t mtu) {
+  if (source.address.family != destination.address.family) return false;
   const bool v4 = source.address.is_v4();
   const size_t max_payload = v4 ? 65535 - kIpv4HeaderSize - kUdpHeaderSize : 65535 - 8;
-  if (payload.size() > max_payload || mtu < (v4 ? kIpv4MinMtu : kIpv6MinMtu)) return {};
-  const uint8_t* src = source.address.bytes.data();
-  const uint8_t* dst = destination.address.bytes.data();
+  return payload.size() <= max_payload && mtu >= (v4 ? kIpv4MinMtu : kIpv6MinMtu);
+}
 
+// The 8-byte UDP header, its checksum over the pseudo-header, itself and `payload`.
+void write_udp_header(uint8_t* udp, const Endpoint& source, const Endpoint& destination,
+                      std::span<const uint8_t> payload) {
+  const bool v4 = source.address.is_v4();
   const size_t udp_length = kUdpHeaderSize + payload.size();
-  uint8_t udp[kUdpHeaderSize] = {};
   write16(udp, source.port);
   write16(udp + 2, destination.port);
   write16(udp + 4, udp_length);
-  uint16_t sum = pseudo_header_sum(v4, src, dst, udp_length, kProtoUdp);
-  sum = add_sums(sum, ones_complement_sum(udp));
+  udp[6] = udp[7] = 0;
+  uint16_t sum = pseudo_header_sum(v4, source.address.bytes.data(),
+                                   destination.address.bytes.data(), udp_length, kProtoUdp);
+  sum = add_sums(sum, ones_complement_sum(std::span<const uint8_t>(udp, kUdpHeaderSize)));
   sum = add_sums(sum, ones_complement_sum(payload));
   auto checksum = static_cast<uint16_t>(~sum);
   if (checksum == 0) checksum = 0xFFFF;  // zero would mean "no checksum"
   std::memcpy(udp + 6, &checksum, sizeof checksum);
+}
 
-  std::vector<std::vector<uint8_t>> packets;
+}  // namespace
+
+size_t write_udp_headers(const Endpoint& source, const Endpoint& destination,
+                         std::span<const uint8_t> payload, size_t mtu, uint32_t identification,
+                         std::span<uint8_t, kMaxUdpHeadersSize> headers) {
+  if (!udp_datagram_possible(source, destination, payload, mtu)) return 0;
+  const bool v4 = source.address.is_v4();
   const size_t ip_header = v4 ? kIpv4HeaderSize : kIpv6HeaderSize;
-  if (ip_header + udp_length <= mtu) {
-    std::vector<uint8_t> packet(ip_header + udp_length);
-    if (v4) {
-      write_ipv4_header(packet.data(), packet.size(), identification, 0, kProtoUdp, src, dst);
-    } else {
-      write_ipv6_header(packet.data(), udp_length, kProtoUdp, src, dst);
-    }
-    copy_datagram(udp, payload, 0, udp_length, packet.data() + ip_header);
+  const size_t udp_length = kUdpHeaderSize + payload.size();
+  if (ip_header + udp_length > mtu) return 0;
+  const uint8_t* src = source.address.bytes.data();
+  const uint8_t* dst = destination.address.bytes.data();
+  if (v4) {
+    write_ipv4_header(headers.data(), ip_header + udp_length, identification, 0, kProtoUdp, src,
+                      dst);
+  } else {
+    write_ipv6_header(headers.data(), udp_length, kProtoUdp, src, dst);
+  }
+  write_udp_header(headers.data() + ip_header, source, destination, payload);
+  return ip_header + kUdpHeaderSize;
+}
+
+std::vector<std::vector<uint8_t>> build_udp_packets(const Endpoint& source,
+                                                    const Endpoint& destination,
+                                                    std::span<const uint8_t> payload, size_t mtu,
+                                                    uint32_t identification) {
+  if (!udp_datagram_possible(source, destination, payload, mtu)) return {};
+  std::vector<std::vector<uint8_t>> packets;
+  std::array<uint8_t, kMaxUdpHeadersSize> whole{};
+  if (size_t headers = write_udp_headers(source, destination, payload, mtu, identification, whole);
+      headers != 0) {
+    std::vector<uint8_t> packet(headers + payload.size());
+    std::memcpy(packet.data(), whole.data(), headers);
+    if (!payload.empty()) std::memcpy(packet.data() + headers, payload.data(), payload.size());
     packets.push_back(std::move(packet));
     return packets;
   }
+
+  const bool v4 = source.address.is_v4();
+  const uint8_t* src = source.address.bytes.data();
+  const uint8_t* dst = destination.address.bytes.data();
+  const size_t udp_length = kUdpHeaderSize + payload.size();
+  uint8_t udp[kUdpHeaderSize] = {};
+  write_udp_header(udp, source, destination, payload);
 
   // Every fragment but the last carries a multiple of 8 bytes.
   const size_t headers = v4 ? kIpv4HeaderSize : kIpv6HeaderSize + kFragmentHeaderSize;

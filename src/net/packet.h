@@ -38,6 +38,16 @@ std::vector<std::vector<uint8_t>> build_udp_packets(const Endpoint& source,
                                                     std::span<const uint8_t> payload, size_t mtu,
                                                     uint32_t identification);
 
+// The IP and UDP headers (at most kMaxUdpHeadersSize bytes) that, followed by `payload`, make the
+// one unfragmented packet build_udp_packets would build, written to `headers`: the payload is
+// never copied (the caller sends headers and payload as a gather list). Returns the headers'
+// length, or 0 when the packet needs fragmenting at `mtu` or cannot be built (then
+// build_udp_packets decides).
+constexpr size_t kMaxUdpHeadersSize = 48;
+size_t write_udp_headers(const Endpoint& source, const Endpoint& destination,
+                         std::span<const uint8_t> payload, size_t mtu, uint32_t identification,
+                         std::span<uint8_t, kMaxUdpHeadersSize> headers);
+
 // Turns an ICMPv4 echo request (type 8) or ICMPv6 echo request (type 128) into its echo reply
 // in place: addresses swapped, type changed, checksums fixed. Returns false, leaving the
 // packet unchanged, for anything else or a malformed packet.

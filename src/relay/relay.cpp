@@ -15,8 +15,6 @@ constexpr uint64_t kRepeatFailureWindowMs = 10'000;
 // How long new UDP flows are refused locally after an association failed.
 constexpr uint64_t kUdpUnsupportedBackoffMs = 60'000;
 constexpr uint64_t kUdpFailureBackoffMs = 2'000;
-// One SOCKS5 UDP header (at most 4 + 1 + 255 + 2 bytes) plus the largest UDP payload.
-constexpr size_t kUdpSendBufferSize = 262 + 65'535;
 
 void close_timer(uv_timer_t* timer) {
   uv_close(reinterpret_cast<uv_handle_t*>(timer),
@@ -34,7 +32,6 @@ Relay::Relay(uv_loop_t* loop, RelayOptions options)
       sweep_timer_(new uv_timer_t{}),
       reap_timer_(new uv_timer_t{}),
       flush_check_(new uv_check_t{}),
-      udp_send_buffer_(kUdpSendBufferSize),
       dns_(std::make_unique<DnsService>(*this, options_.dns)) {
   uv_timer_init(loop_, sweep_timer_);
   uv_timer_init(loop_, reap_timer_);

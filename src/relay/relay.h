@@ -143,8 +143,6 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   // A UDP association failed. New flows are answered with ICMP port unreachable, without
   // asking the proxy, for a while: long when the proxy has no UDP at all, short otherwise.
   void udp_unavailable(const std::string& reason, bool unsupported);
-  // Scratch space for one outgoing encapsulated datagram.
-  std::span<uint8_t> udp_send_buffer() { return udp_send_buffer_; }
 
  private:
   void sweep();
@@ -170,7 +168,6 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   std::unordered_map<net::Endpoint, std::unique_ptr<UdpSession>, net::EndpointHash> udp_flows_;
   std::list<UdpSession*> udp_lru_;  // front = least recently active
   std::vector<std::unique_ptr<UdpSession>> retired_udp_;
-  std::vector<uint8_t> udp_send_buffer_;
   std::unique_ptr<DnsService> dns_;
   uint64_t udp_unavailable_until_ms_ = 0;
   std::string last_failure_;

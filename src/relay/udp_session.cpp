@@ -3,6 +3,7 @@
 #include "relay/udp_session.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "log/log.h"
@@ -13,6 +14,9 @@
 namespace t2s::relay {
 namespace {
 
+// The longest datagram the proxy can send (an IPv4/IPv6 UDP payload is shorter); a longer one
+// would arrive truncated and is dropped as malformed.
+constexpr size_t kMaxProxyDatagram = 65535;
 // While the association is being set up, datagrams wait here; beyond this they are dropped.
 constexpr size_t kMaxQueuedDatagrams = 64;
 constexpr size_t kMaxQueuedBytes = 256 * 1024;
@@ -44,6 +48,7 @@ ConnectionView UdpSession::view() const {
 }
 
 UdpSession::~UdpSession() {
+  reader_.reset();
   if (udp_ != nullptr) close_udp(udp_);
   for (const auto& address : held_fake_) relay_.dns().release(address);
 }
@@ -125,7 +130,6 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
     udp_ = nullptr;
     return false;
   }
-  udp_->data = this;
   if (std::string problem =
           relay_.options().proxy.prepare(reinterpret_cast<const uv_handle_t*>(udp_));
       !problem.empty()) {
@@ -138,12 +142,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);
   if (rc == 0) rc = uv_udp_connect(udp_, reinterpret_cast<const sockaddr*>(&remote));
   if (rc == 0) {
-    rc = uv_udp_recv_start(
-        udp_,
-        [](uv_handle_t* handle, size_t, uv_buf_t* buf) {
-          *buf = static_cast<UdpSession*>(handle->data)->relay_.read_buffer_for_libuv();
-        },
-        on_udp_receive);
+    reader_ = io::DatagramReader::start(udp_, kMaxProxyDatagram, on_proxy_datagram, this, rc);
   }
   if (rc != 0) {
     log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_, relay_endpoint,
@@ -170,16 +169,18 @@ void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint
     ++relay_.mutable_counters().udp_dropped_unroutable;
     return;
   }
-  std::span<uint8_t> buffer = relay_.udp_send_buffer();
-  size_t header = socks5::write_udp_header(target, buffer);
-  if (header == 0 || header + payload.size() > buffer.size()) {
+  // The header goes out in front of the payload as a gather list: the payload is not copied.
+  std::array<uint8_t, socks5::kMaxUdpHeaderSize> header;
+  size_t header_size = socks5::write_udp_header(target, header);
+  if (header_size == 0) {
     ++relay_.mutable_counters().udp_dropped_malformed;
     return;
   }
-  std::memcpy(buffer.data() + header, payload.data(), payload.size());
-  uv_buf_t datagram = uv_buf_init(reinterpret_cast<char*>(buffer.data()),
-                                  static_cast<unsigned>(header + payload.size()));
-  int rc = uv_udp_try_send(udp_, &datagram, 1, nullptr);
+  uv_buf_t datagram[2] = {
+      uv_buf_init(reinterpret_cast<char*>(header.data()), static_cast<unsigned>(header_size)),
+      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(payload.data())),
+                  static_cast<unsigned>(payload.size()))};
+  int rc = uv_udp_try_send(udp_, datagram, 2, nullptr);
   RelayCounters& counters = relay_.mutable_counters();
   if (rc < 0) {
     ++counters.udp_dropped_send_failed;  // socket buffer full: UDP may drop
@@ -190,15 +191,14 @@ void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint
   bytes_up_ += payload.size();
 }
 
-void UdpSession::on_udp_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
-                                const sockaddr*, unsigned flags) {
-  auto* self = static_cast<UdpSession*>(handle->data);
-  if (self == nullptr || nread <= 0) return;
-  if ((flags & UV_UDP_PARTIAL) != 0) {
+void UdpSession::on_proxy_datagram(void* context, std::span<const uint8_t> datagram,
+                                   bool truncated) {
+  auto* self = static_cast<UdpSession*>(context);
+  if (truncated) {
     ++self->relay_.mutable_counters().udp_dropped_malformed;
     return;
   }
-  self->on_datagram({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)});
+  self->on_datagram(datagram);
 }
 
 void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
@@ -225,14 +225,28 @@ void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
     return;
   }
   touch();
-  std::span<const uint8_t> payload = datagram.subspan(header.consumed);
-  auto packets = net::build_udp_packets(
-      *remote, app_, payload, static_cast<size_t>(relay_.stack().mtu()), next_packet_id_++);
-  if (packets.empty()) {
-    ++counters.udp_dropped_malformed;
-    return;
+  deliver(*remote, datagram.subspan(header.consumed));
+}
+
+// Writes the payload to the app as an IP packet: headers built here, the payload sent from
+// where the proxy's datagram was read (no copy), unless it needs fragmenting at the MTU.
+void UdpSession::deliver(const net::Endpoint& remote, std::span<const uint8_t> payload) {
+  RelayCounters& counters = relay_.mutable_counters();
+  const auto mtu = static_cast<size_t>(relay_.stack().mtu());
+  std::array<uint8_t, net::kMaxUdpHeadersSize> headers;
+  if (size_t size = net::write_udp_headers(remote, app_, payload, mtu, next_packet_id_, headers);
+      size != 0) {
+    const std::span<const uint8_t> parts[2] = {{headers.data(), size}, payload};
+    relay_.stack().send_packet_parts(parts);
+  } else {
+    auto packets = net::build_udp_packets(remote, app_, payload, mtu, next_packet_id_);
+    if (packets.empty()) {
+      ++counters.udp_dropped_malformed;
+      return;
+    }
+    for (const auto& packet : packets) relay_.stack().send_packet(packet);
   }
-  for (const auto& packet : packets) relay_.stack().send_packet(packet);
+  ++next_packet_id_;
   ++counters.udp_datagrams_down;
   counters.udp_bytes_down += payload.size();
   bytes_down_ += payload.size();
@@ -280,7 +294,7 @@ void UdpSession::check_deadline(uint64_t now_ms) {
 
 void UdpSession::end() {
   ended_ = true;
-  if (udp_ != nullptr) uv_udp_recv_stop(udp_);
+  reader_.reset();
   if (control_) control_->stop_reading();
   relay_.retire_udp(this);
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "io/datagram_reader.h"
 #include "io/tcp_socket.h"
 #include "net/address.h"
 #include "relay/relay.h"
@@ -60,12 +61,12 @@ class UdpSession {
   bool open_udp_socket(const net::Endpoint& relay_endpoint);
   void transmit(const net::Endpoint& destination, std::span<const uint8_t> payload);
   void on_datagram(std::span<const uint8_t> datagram);
+  void deliver(const net::Endpoint& remote, std::span<const uint8_t> payload);
   void touch();
   void end();
 
   static void on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_udp_receive(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
-                             const sockaddr* from, unsigned flags);
+  static void on_proxy_datagram(void* context, std::span<const uint8_t> datagram, bool truncated);
 
   Relay& relay_;
   net::Endpoint app_;
@@ -75,6 +76,7 @@ class UdpSession {
   std::unique_ptr<socks5::Connector> connector_;
   std::unique_ptr<io::TcpSocket> control_;  // the association lives as long as this does
   uv_udp_t* udp_ = nullptr;                 // freed in its close callback
+  std::unique_ptr<io::DatagramReader> reader_;  // reads udp_; destroyed before udp_ closes
   std::vector<Queued> queue_;
   size_t queued_bytes_ = 0;
   uint64_t last_activity_ms_ = 0;

@@ -12,6 +12,8 @@
 
 namespace t2s::socks5 {
 
+// The longest header: a 255-byte domain name.
+constexpr size_t kMaxUdpHeaderSize = 4 + 1 + 255 + 2;
 // Bytes the header takes for `destination` (0 when it cannot be encoded: empty or >255-byte
 // domain).
 size_t udp_header_size(const Destination& destination);

@@ -85,13 +85,18 @@ err_t emit_packet(pbuf* packet) {
 
 }  // namespace
 
-void internal::emit_flat(internal::LwipState& state, std::span<const uint8_t> packet) {
-  std::span<const uint8_t> parts[1] = {packet};
+void internal::emit_parts(internal::LwipState& state,
+                          std::span<const std::span<const uint8_t>> parts) {
   if (state.sink(parts)) {
     ++state.counters.packets_out;
   } else {
     ++state.counters.packets_out_dropped;
   }
+}
+
+void internal::emit_flat(internal::LwipState& state, std::span<const uint8_t> packet) {
+  std::span<const uint8_t> parts[1] = {packet};
+  emit_parts(state, parts);
 }
 
 namespace {
@@ -140,6 +145,18 @@ internal::HeldSyn take_held_syn(internal::LwipState& state, uint64_t request_id)
 }
 
 bool g_lwip_initialised = false;
+
+// An IPv4 packet with protocol UDP that is not a fragment, or an IPv6 packet whose first next
+// header is UDP (so no fragment header): the hooks deliver it at once and keep nothing.
+bool whole_udp_packet(std::span<const uint8_t> packet) {
+  constexpr uint8_t kProtocolUdp = 17;
+  if (packet.size() < 20) return false;
+  if (packet[0] >> 4 == 4) {
+    const bool fragment = (packet[6] & 0x3F) != 0 || packet[7] != 0;  // MF or an offset
+    return packet[9] == kProtocolUdp && !fragment;
+  }
+  return packet[0] >> 4 == 6 && packet.size() >= 40 && packet[6] == kProtocolUdp;
+}
 
 }  // namespace
 
@@ -250,7 +267,15 @@ void Stack::input(InboundPacket& packet, size_t length, bool checksum_trusted) {
     ++state_->lwip.counters.packets_malformed;
     return;
   }
-  if (length <= filled.size() / 4) {
+  if (length <= filled.size() / 4 && whole_udp_packet(filled.first(length))) {
+    // The hooks hand UDP to the relay within this call and free it (lwip_hooks.cpp, deliver_udp):
+    // lend it the packet where it was read instead of copying it. Fragments are kept for
+    // reassembly, so they take the copying path below.
+    buffer = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_REF);
+    if (buffer == nullptr) return;
+    buffer->payload = filled.data();
+  } else if (length <= filled.size() / 4) {
+    // A small packet gets a buffer of its size: lwIP may keep it (TCP out of order, fragments).
     buffer = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
     if (buffer == nullptr) return;  // out of memory: like a packet lost on the wire
     std::memcpy(buffer->payload, filled.data(), length);
@@ -285,6 +310,10 @@ void Stack::refuse(uint64_t request_id) {
 
 void Stack::send_packet(std::span<const uint8_t> packet) {
   internal::emit_flat(state_->lwip, packet);
+}
+
+void Stack::send_packet_parts(std::span<const std::span<const uint8_t>> parts) {
+  internal::emit_parts(state_->lwip, parts);
 }
 
 int Stack::mtu() const {

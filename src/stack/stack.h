@@ -122,6 +122,9 @@ class Stack {
 
   // Writes a packet built outside lwIP (UDP replies, ICMP errors) into the device.
   void send_packet(std::span<const uint8_t> packet);
+  // The same for a packet given as consecutive parts (headers, then a payload left where it
+  // was received), written with one gather write and no copy.
+  void send_packet_parts(std::span<const std::span<const uint8_t>> parts);
   int mtu() const;
 
   // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every

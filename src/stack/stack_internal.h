@@ -58,6 +58,7 @@ void input_tcp(LwipState& state, pbuf* packet, uint16_t header_length, bool is_v
                uint64_t request_id, bool checksum_trusted);
 // Writes a packet given as one buffer to the sink, counting it.
 void emit_flat(LwipState& state, std::span<const uint8_t> packet);
+void emit_parts(LwipState& state, std::span<const std::span<const uint8_t>> parts);
 // Cuts the TIME-WAIT list back to Stack::kMaxTimeWaitPcbs; the oldest go, without sending
 // anything.
 void bound_time_wait();

@@ -16,7 +16,9 @@ on stdout and exits 1 when a check fails:
   flood N   one datagram from each of N distinct source ports (bound explicitly)
   refused   a connected socket sends; recv must raise ConnectionRefusedError within --timeout
   rr        request/response transactions per second over --flows sockets (benchmark); with
-            --socks HOST:PORT it speaks SOCKS5 UDP ASSOCIATE itself (no tunnel baseline)
+            --socks HOST:PORT it speaks SOCKS5 UDP ASSOCIATE itself (no tunnel baseline); with
+            --check every reply must be its request byte for byte (sequence number and the
+            socket's token inside), none lost or stray
 """
 
 import argparse
@@ -335,8 +337,11 @@ class Socks5Udp:
 
 def rr_worker(args, index, stop_at, out):
     target = (args.host, args.port)
-    done = lost = 0
+    done = lost = misdelivered = 0
     error = None
+    # With --check every request carries this socket's own token, so a reply that reached the
+    # wrong socket, or answers another request, cannot pass for the right one.
+    token = os.urandom(6).hex().encode()
     try:
         if args.socks:
             phost, pport = args.socks.rsplit(":", 1)
@@ -346,20 +351,26 @@ def rr_worker(args, index, stop_at, out):
             sock, dest, prefix = new_socket(args.host), target, b""
         sock.settimeout(args.timeout)
         seq = 0
-        while time.monotonic() < stop_at:
+        while time.monotonic() < stop_at and (not args.max_per_flow or seq < args.max_per_flow):
             seq += 1
-            body = (b"%d %d " % (index, seq)).ljust(args.size, b"x")
+            body = (b"%d %d %s " % (index, seq, token)).ljust(args.size, b"x")
             sock.sendto(prefix + body, dest)
             try:
-                while True:  # a late answer to an earlier, timed-out request is skipped
-                    if sock.recv(MAX_DATAGRAM + 1).endswith(body):
+                while True:
+                    reply, peer = sock.recvfrom(MAX_DATAGRAM + 1)
+                    if args.check:  # exactly the request, from where it went
+                        if reply == body and same_endpoint(peer, target[0], target[1]):
+                            done += 1
+                            break
+                        misdelivered += 1
+                    elif reply.endswith(body):  # a late answer to a timed-out request is skipped
                         done += 1
                         break
             except socket.timeout:
                 lost += 1
     except Exception as exc:  # reported, not raised: the other workers keep going
         error = repr(exc)
-    out[index] = (done, lost, error)
+    out[index] = (done, lost, misdelivered, error)
 
 
 def run_rr(args):
@@ -376,10 +387,16 @@ def run_rr(args):
     elapsed = time.monotonic() - t0
     done = sum(r[0] for r in out if r)
     lost = sum(r[1] for r in out if r)
-    errors = [r[2] for r in out if r and r[2]]
-    return emit({"ok": not errors and done > 0, "flows": args.flows, "transactions": done,
-                 "timeouts": lost, "seconds": round(elapsed, 3),
-                 "per_s": round(done / elapsed, 1), "first_error": errors[0] if errors else None})
+    misdelivered = sum(r[2] for r in out if r)
+    errors = [r[3] for r in out if r and r[3]]
+    unfinished = sum(1 for r in out if r is None)
+    ok = not errors and not unfinished and done > 0
+    if args.check:
+        ok = ok and lost == 0 and misdelivered == 0 and all(r[0] > 0 for r in out)
+    return emit({"ok": ok, "flows": args.flows, "transactions": done,
+                 "timeouts": lost, "misdelivered": misdelivered, "unfinished": unfinished,
+                 "seconds": round(elapsed, 3), "per_s": round(done / elapsed, 1),
+                 "first_error": errors[0] if errors else None})
 
 
 def main():
@@ -423,6 +440,11 @@ def main():
     c.add_argument("--seconds", type=float, default=10)
     c.add_argument("--size", type=int, default=64)
     c.add_argument("--socks", default="")
+    c.add_argument("--check", action="store_true",
+                   help="every reply must be exactly its request, from --host:--port; any timeout, "
+                        "stray reply or idle socket fails the run")
+    c.add_argument("--max-per-flow", type=int, default=0,
+                   help="stop a socket after this many requests (0: only --seconds bounds it)")
 
     args = p.parse_args()
     if args.mode == "server":

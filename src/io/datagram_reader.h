@@ -1,0 +1,44 @@
+// Reads every datagram that arrives on a libuv UDP socket and hands each to a callback. On
+// Linux (datagram_reader_posix.cpp) the reader watches the socket with its own uv_poll_t and
+// takes up to a batch of datagrams with one recvmmsg: libuv's own UDP reads cost one recvmsg per
+// datagram plus one more that finds the socket empty. Windows (datagram_reader_windows.cpp)
+// keeps libuv's uv_udp_recv_start. Sending stays with libuv (uv_udp_try_send) on both.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace t2s::io {
+
+class DatagramReader {
+ public:
+  // One datagram. `truncated`: it was longer than the reader's maximum (MSG_TRUNC); `datagram`
+  // holds its first bytes only and is not to be used as a whole. The span is valid during the
+  // call only. The callback may destroy the reader; nothing is delivered after that (the rest of
+  // a batch already read is dropped).
+  using Callback = void (*)(void* context, std::span<const uint8_t> datagram, bool truncated);
+
+  // Starts reading `socket` (bound, usually connected, not read by anyone else; its `data` field
+  // is the reader's) until the reader is destroyed, which must happen before the socket closes. Datagrams longer than
+  // `max_datagram` bytes arrive truncated. Returns nullptr and sets `error` (a libuv error code)
+  // on failure.
+  static std::unique_ptr<DatagramReader> start(uv_udp_t* socket, size_t max_datagram,
+                                               Callback callback, void* context, int& error);
+  ~DatagramReader();
+  DatagramReader(const DatagramReader&) = delete;
+  DatagramReader& operator=(const DatagramReader&) = delete;
+
+  // Datagrams a single read takes at most (1 where the OS reads one at a time).
+  static size_t batch_size();
+
+ private:
+  struct Platform;  // the OS side, in the .cpp that CMake picks
+  explicit DatagramReader(std::unique_ptr<Platform> platform);
+  std::unique_ptr<Platform> platform_;
+};
+
+}  // namespace t2s::io
