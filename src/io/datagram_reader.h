@@ -23,9 +23,9 @@ class DatagramReader {
   using Callback = void (*)(void* context, std::span<const uint8_t> datagram, bool truncated);
 
   // Starts reading `socket` (bound, usually connected, not read by anyone else; its `data` field
-  // is the reader's) until the reader is destroyed, which must happen before the socket closes. Datagrams longer than
-  // `max_datagram` bytes arrive truncated. Returns nullptr and sets `error` (a libuv error code)
-  // on failure.
+  // is the reader's) until the reader is destroyed, which must happen before the socket closes.
+  // Datagrams longer than `max_datagram` bytes arrive truncated. Returns nullptr and sets `error`
+  // (a libuv error code) on failure.
   static std::unique_ptr<DatagramReader> start(uv_udp_t* socket, size_t max_datagram,
                                                Callback callback, void* context, int& error);
   ~DatagramReader();

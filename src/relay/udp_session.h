@@ -74,8 +74,8 @@ class UdpSession {
   uint64_t bytes_up_ = 0;  // payload bytes, for the live view
   uint64_t bytes_down_ = 0;
   std::unique_ptr<socks5::Connector> connector_;
-  std::unique_ptr<io::TcpSocket> control_;  // the association lives as long as this does
-  uv_udp_t* udp_ = nullptr;                 // freed in its close callback
+  std::unique_ptr<io::TcpSocket> control_;      // the association lives as long as this does
+  uv_udp_t* udp_ = nullptr;                     // freed in its close callback
   std::unique_ptr<io::DatagramReader> reader_;  // reads udp_; destroyed before udp_ closes
   std::vector<Queued> queue_;
   size_t queued_bytes_ = 0;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <random>
 #include <string>
@@ -529,6 +530,30 @@ TEST(BuildUdpPacketsTest, ReproducesKnownIpv6Bytes) {
       build_udp_packets(ep("2001:db8::1", 5353), ep("2001:db8::2", 443), kHello, 1500, 7);
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(packets[0], kKnownIpv6);
+}
+
+// Headers written apart from the payload, followed by it, are the known packets byte for byte;
+// a packet that needs fragmenting, or cannot be built, gets no headers.
+TEST(WriteUdpHeadersTest, HeadersPlusPayloadAreTheKnownPackets) {
+  std::array<uint8_t, kMaxUdpHeadersSize> headers{};
+  size_t size = write_udp_headers(ep("10.0.0.1", 1234), ep("10.0.0.2", 53), kHello, 1500,
+                                  0xABCD1234, headers);
+  ASSERT_EQ(size, 28u);
+  std::vector<uint8_t> packet(headers.begin(), headers.begin() + size);
+  packet.insert(packet.end(), kHello.begin(), kHello.end());
+  EXPECT_EQ(packet, kKnownIpv4);
+
+  size =
+      write_udp_headers(ep("2001:db8::1", 5353), ep("2001:db8::2", 443), kHello, 1500, 7, headers);
+  ASSERT_EQ(size, 48u);
+  packet.assign(headers.begin(), headers.begin() + size);
+  packet.insert(packet.end(), kHello.begin(), kHello.end());
+  EXPECT_EQ(packet, kKnownIpv6);
+
+  const std::vector<uint8_t> big(1500, 0x5A);
+  EXPECT_EQ(write_udp_headers(ep("10.0.0.1", 1), ep("10.0.0.2", 2), big, 1500, 1, headers), 0u);
+  EXPECT_EQ(write_udp_headers(ep("10.0.0.1", 1), ep("2001:db8::2", 2), kHello, 1500, 1, headers),
+            0u);
 }
 
 TEST(BuildUdpPacketsTest, SmallPayloadRoundTrips) {
