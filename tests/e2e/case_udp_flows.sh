@@ -48,8 +48,14 @@ line=$(tunnel_counters)
 log "SIGUSR1 after the flood: $line"
 active=$(counter_value "$line" udp_flows_active)
 ((active <= 500)) || fail "udp_flows_active=$active exceeds --max-udp-flows 500"
-assert_counter_ge "$line" udp_flows_evicted 15000
-assert_counter_ge "$line" udp_flows_opened 15500
+# Every flow opened beyond the limit was evicted (or expired, or failed): none was leaked.
+opened=$(counter_value "$line" udp_flows_opened)
+gone=$(($(counter_value "$line" udp_flows_expired) + $(counter_value "$line" udp_flows_failed)))
+assert_counter_ge "$line" udp_flows_evicted $((opened - 500 - gone))
+# Most of the flood reached the tunnel. The sanitizer build reads the TUN slower than the flood
+# arrives, and the kernel drops part of it at the device queue (CI: 12,127 evictions of 20,000).
+if [[ -n ${T2S_SANITIZED:-} ]]; then min_opened=5000; else min_opened=15500; fi
+assert_counter_ge "$line" udp_flows_opened "$min_opened"
 peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$TUN_PID/status")
 rss=$(proc_rss_kib "$TUN_PID")
 log "tunnel memory: idle ${rss_idle} KiB, now ${rss} KiB, peak ${peak} KiB (limit $UDP_FLOWS_RSS_LIMIT_KIB)"
