@@ -87,6 +87,8 @@ stats::Snapshot LiveView::snapshot() {
       {"packets_out_dropped", "Packets the device refused", kCounter, s.packets_out_dropped},
       {"packets_checksum_offloaded", "Packets whose checksums the device vouched for", kCounter,
        s.packets_checksum_offloaded},
+      {"packets_out_segmented", "UDP datagrams to the apps written in runs the device cut up",
+       kCounter, s.packets_out_segmented},
       {"syns_refused", "SYNs refused: too many undecided connection attempts", kCounter,
        s.syns_refused},
       {"dns_answered_from_pool", "DNS queries answered from the fake-IP pool", kCounter,

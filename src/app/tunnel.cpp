@@ -60,6 +60,19 @@ class Tunnel {
         },
         *relay_, *relay_, error);
     if (!stack_) return false;
+    stack_->set_segment_sink([this](std::span<const std::span<const uint8_t>> parts,
+                                    uint16_t headers_size, uint16_t segment_size) {
+      switch (device_->write_udp_segments(parts, {headers_size, segment_size})) {
+        case platform::IoStatus::kOk:
+          return stack::SegmentWrite::kWritten;
+        case platform::IoStatus::kUnsupported:
+          return stack::SegmentWrite::kUnsupported;
+        case platform::IoStatus::kWouldBlock:
+        case platform::IoStatus::kError:
+          break;
+      }
+      return stack::SegmentWrite::kDropped;
+    });
     relay_->attach_stack(*stack_);
     live_view_ = std::make_unique<LiveView>(&loop_, *relay_, *stack_);
     if (!live_view_->serve(config_, error)) return false;

@@ -1,4 +1,5 @@
-// Reads every datagram that arrives on a libuv UDP socket and hands each to a callback. On
+// Reads every datagram that arrives on a libuv UDP socket and hands them to a callback, a batch
+// at a time (so a caller can pass on several with one system call of its own). On
 // Linux (datagram_reader_posix.cpp) the reader watches the socket with its own uv_poll_t and
 // takes up to a batch of datagrams with one recvmmsg: libuv's own UDP reads cost one recvmsg per
 // datagram plus one more that finds the socket empty. Windows (datagram_reader_windows.cpp)
@@ -14,13 +15,20 @@
 
 namespace t2s::io {
 
+// The most datagrams one batch holds on any OS.
+constexpr size_t kMaxDatagramBatch = 16;
+
 class DatagramReader {
  public:
-  // One datagram. `truncated`: it was longer than the reader's maximum (MSG_TRUNC); `datagram`
-  // holds its first bytes only and is not to be used as a whole. The span is valid during the
-  // call only. The callback may destroy the reader; nothing is delivered after that (the rest of
-  // a batch already read is dropped).
-  using Callback = void (*)(void* context, std::span<const uint8_t> datagram, bool truncated);
+  // One datagram. `truncated`: it was longer than the reader's maximum (MSG_TRUNC); `bytes`
+  // holds its first bytes only and is not to be used as a whole.
+  struct Datagram {
+    std::span<const uint8_t> bytes;
+    bool truncated = false;
+  };
+  // The datagrams one read took, in arrival order, never empty; they and their bytes are valid
+  // during the call only. The callback may destroy the reader; nothing is delivered after that.
+  using Callback = void (*)(void* context, std::span<const Datagram> batch);
 
   // Starts reading `socket` (bound, usually connected, not read by anyone else; its `data` field
   // is the reader's) until the reader is destroyed, which must happen before the socket closes.

@@ -12,7 +12,7 @@
 namespace t2s::io {
 namespace {
 
-constexpr size_t kBatch = 16;
+constexpr size_t kBatch = kMaxDatagramBatch;
 // A socket that keeps a full batch waiting is left after this many batches, so one busy flow
 // cannot hold up the loop; it is still readable and polled again on the next turn.
 constexpr int kMaxBatchesPerWakeup = 4;
@@ -84,19 +84,20 @@ void DatagramReader::Platform::on_poll(uv_poll_t* handle, int status, int) {
 void DatagramReader::Platform::read_batches() {
   BatchSlots& slots = batch_slots();
   for (int round = 0; round < kMaxBatchesPerWakeup; ++round) {
-    const int count = slots.receive(fd, max_datagram);
+    const auto count = static_cast<size_t>(slots.receive(fd, max_datagram));
+    if (count == 0) return;
+    std::array<Datagram, kBatch> batch;
+    for (size_t i = 0; i < count; ++i) {
+      const mmsghdr& message = slots.messages[i];
+      batch[i] = {{static_cast<const uint8_t*>(message.msg_hdr.msg_iov->iov_base), message.msg_len},
+                  (message.msg_hdr.msg_flags & MSG_TRUNC) != 0};
+    }
     bool gone = false;
     destroyed = &gone;
-    for (int i = 0; i < count; ++i) {
-      const mmsghdr& message = slots.messages[static_cast<size_t>(i)];
-      const bool truncated = (message.msg_hdr.msg_flags & MSG_TRUNC) != 0;
-      callback(context,
-               {static_cast<const uint8_t*>(message.msg_hdr.msg_iov->iov_base), message.msg_len},
-               truncated);
-      if (gone) return;  // `this` is freed
-    }
+    callback(context, {batch.data(), count});
+    if (gone) return;  // `this` is freed
     destroyed = nullptr;
-    if (static_cast<size_t>(count) < kBatch) return;  // the socket is empty
+    if (count < kBatch) return;  // the socket is empty
   }
 }
 

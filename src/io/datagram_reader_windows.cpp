@@ -29,9 +29,9 @@ void DatagramReader::Platform::on_receive(uv_udp_t* handle, ssize_t nread, const
                                           const sockaddr*, unsigned flags) {
   auto* self = static_cast<Platform*>(handle->data);
   if (self == nullptr || nread <= 0) return;  // nothing more for now, or an error: keep reading
-  self->callback(self->context,
-                 {reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)},
-                 (flags & UV_UDP_PARTIAL) != 0);
+  const Datagram datagram{{reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)},
+                          (flags & UV_UDP_PARTIAL) != 0};
+  self->callback(self->context, {&datagram, 1});
 }
 
 std::unique_ptr<DatagramReader> DatagramReader::start(uv_udp_t* socket, size_t max_datagram,

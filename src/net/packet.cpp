@@ -293,6 +293,35 @@ size_t write_udp_headers(const Endpoint& source, const Endpoint& destination,
   return ip_header + kUdpHeaderSize;
 }
 
+size_t udp_headers_size(bool v4) {
+  return (v4 ? kIpv4HeaderSize : kIpv6HeaderSize) + kUdpHeaderSize;
+}
+
+size_t write_udp_segment_headers(const Endpoint& source, const Endpoint& destination,
+                                 size_t payload_size, uint32_t identification,
+                                 std::span<uint8_t, kMaxUdpHeadersSize> headers) {
+  if (source.address.family != destination.address.family) return 0;
+  const bool v4 = source.address.is_v4();
+  const size_t ip_header = v4 ? kIpv4HeaderSize : kIpv6HeaderSize;
+  const size_t udp_length = kUdpHeaderSize + payload_size;
+  if ((v4 ? ip_header : 0) + udp_length > 65535) return 0;
+  const uint8_t* src = source.address.bytes.data();
+  const uint8_t* dst = destination.address.bytes.data();
+  if (v4) {
+    write_ipv4_header(headers.data(), ip_header + udp_length, identification, 0, kProtoUdp, src,
+                      dst);
+  } else {
+    write_ipv6_header(headers.data(), udp_length, kProtoUdp, src, dst);
+  }
+  uint8_t* udp = headers.data() + ip_header;
+  write16(udp, source.port);
+  write16(udp + 2, destination.port);
+  write16(udp + 4, udp_length);
+  const uint16_t sum = pseudo_header_sum(v4, src, dst, udp_length, kProtoUdp);
+  std::memcpy(udp + 6, &sum, sizeof sum);
+  return ip_header + kUdpHeaderSize;
+}
+
 std::vector<std::vector<uint8_t>> build_udp_packets(const Endpoint& source,
                                                     const Endpoint& destination,
                                                     std::span<const uint8_t> payload, size_t mtu,

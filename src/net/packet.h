@@ -44,9 +44,20 @@ std::vector<std::vector<uint8_t>> build_udp_packets(const Endpoint& source,
 // length, or 0 when the packet needs fragmenting at `mtu` or cannot be built (then
 // build_udp_packets decides).
 constexpr size_t kMaxUdpHeadersSize = 48;
+// The IP and UDP header bytes of one unfragmented datagram: 28 for IPv4, 48 for IPv6.
+size_t udp_headers_size(bool v4);
 size_t write_udp_headers(const Endpoint& source, const Endpoint& destination,
                          std::span<const uint8_t> payload, size_t mtu, uint32_t identification,
                          std::span<uint8_t, kMaxUdpHeadersSize> headers);
+
+// The IP and UDP headers of a packet that the device cuts into several datagrams of one flow
+// (segmentation offload, platform::UdpSegments): lengths for all `payload_size` bytes, the UDP
+// checksum field holding only the pseudo-header's sum (not inverted; the device completes each
+// datagram's checksum), `identification` for the first datagram. Returns the headers' length,
+// or 0 when the families differ or the payload exceeds one IP packet's 65535 bytes.
+size_t write_udp_segment_headers(const Endpoint& source, const Endpoint& destination,
+                                 size_t payload_size, uint32_t identification,
+                                 std::span<uint8_t, kMaxUdpHeadersSize> headers);
 
 // Turns an ICMPv4 echo request (type 8) or ICMPv6 echo request (type 128) into its echo reply
 // in place: addresses swapped, type changed, checksums fixed. Returns false, leaving the

@@ -141,7 +141,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   rc = uv_udp_bind(udp_, reinterpret_cast<const sockaddr*>(&local), 0);
   if (rc == 0) rc = uv_udp_connect(udp_, reinterpret_cast<const sockaddr*>(&remote));
   if (rc == 0) {
-    reader_ = io::DatagramReader::start(udp_, kMaxProxyDatagram, on_proxy_datagram, this, rc);
+    reader_ = io::DatagramReader::start(udp_, kMaxProxyDatagram, on_proxy_batch, this, rc);
   }
   if (rc != 0) {
     log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_, relay_endpoint,
@@ -190,46 +190,105 @@ void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint
   bytes_up_ += payload.size();
 }
 
-void UdpSession::on_proxy_datagram(void* context, std::span<const uint8_t> datagram,
-                                   bool truncated) {
-  auto* self = static_cast<UdpSession*>(context);
-  if (truncated) {
-    ++self->relay_.mutable_counters().udp_dropped_malformed;
-    return;
-  }
-  self->on_datagram(datagram);
+void UdpSession::on_proxy_batch(void* context,
+                                std::span<const io::DatagramReader::Datagram> batch) {
+  static_cast<UdpSession*>(context)->receive(batch);
 }
 
-void UdpSession::on_datagram(std::span<const uint8_t> datagram) {
+void UdpSession::receive(std::span<const io::DatagramReader::Datagram> batch) {
   if (ended_) return;
+  Run run;
+  for (const auto& datagram : batch) {
+    if (datagram.truncated) {
+      ++relay_.mutable_counters().udp_dropped_malformed;
+      continue;
+    }
+    net::Endpoint remote;
+    std::span<const uint8_t> payload;
+    if (!unwrap(datagram.bytes, remote, payload)) continue;
+    touch();
+    if (extend(run, remote, payload)) continue;
+    deliver(run);
+    run.remote = remote;
+    run.payloads[0] = payload;
+    run.count = 1;
+    run.bytes = payload.size();
+  }
+  deliver(run);
+}
+
+bool UdpSession::unwrap(std::span<const uint8_t> datagram, net::Endpoint& remote,
+                        std::span<const uint8_t>& payload) {
   RelayCounters& counters = relay_.mutable_counters();
   auto header = socks5::decode_udp_header(datagram);
   if (header.status != socks5::DecodeStatus::kOk) {
     ++counters.udp_dropped_malformed;
-    return;
+    return false;
   }
   if (header.value.fragment != 0) {
     ++counters.udp_dropped_fragmented;
-    return;
+    return false;
   }
-  const auto* remote = std::get_if<net::Endpoint>(&header.value.address);
+  const auto* from = std::get_if<net::Endpoint>(&header.value.address);
   // Answers to a name we sent by fake IP come from its real address: show the fake one.
-  if (last_fake_destination_ &&
-      (remote == nullptr ||
-       (remote->port == last_fake_destination_->port && !relay_.dns().is_fake(remote->address)))) {
-    remote = &*last_fake_destination_;
+  if (last_fake_destination_ && (from == nullptr || (from->port == last_fake_destination_->port &&
+                                                     !relay_.dns().is_fake(from->address)))) {
+    from = &*last_fake_destination_;
   }
-  if (remote == nullptr || remote->address.family != app_.address.family) {
+  if (from == nullptr || from->address.family != app_.address.family) {
     ++counters.udp_dropped_unroutable;  // a name, or another IP family than the app's
-    return;
+    return false;
   }
-  touch();
-  deliver(*remote, datagram.subspan(header.consumed));
+  remote = *from;
+  payload = datagram.subspan(header.consumed);
+  return true;
 }
 
-// Writes the payload to the app as an IP packet: headers built here, the payload sent from
-// where the proxy's datagram was read (no copy), unless it needs fragmenting at the MTU.
-void UdpSession::deliver(const net::Endpoint& remote, std::span<const uint8_t> payload) {
+// Whether `payload` from `remote` can join `run`: same remote, the run's size (or shorter, but
+// not empty, to end it), and the whole still one IP packet whose datagrams each fit the MTU.
+bool UdpSession::extend(Run& run, const net::Endpoint& remote,
+                        std::span<const uint8_t> payload) const {
+  if (run.count == 0 || run.count == run.payloads.size() || !(remote == run.remote)) return false;
+  const size_t segment = run.payloads[0].size();
+  const size_t headers = net::udp_headers_size(remote.address.is_v4());
+  if (run.payloads[run.count - 1].size() != segment || payload.size() > segment ||
+      payload.empty() || headers + segment > static_cast<size_t>(relay_.stack().mtu()) ||
+      headers + run.bytes + payload.size() > 65535) {
+    return false;
+  }
+  run.payloads[run.count++] = payload;
+  run.bytes += payload.size();
+  return true;
+}
+
+// Writes a run to the app: a single datagram as its own packet; several as one packet the
+// device cuts up, or one by one where it cannot. Payloads are sent from where the proxy's
+// datagrams were read (no copy).
+void UdpSession::deliver(const Run& run) {
+  if (run.count == 0) return;
+  if (run.count > 1) {
+    std::array<uint8_t, net::kMaxUdpHeadersSize> headers;
+    const size_t size =
+        net::write_udp_segment_headers(run.remote, app_, run.bytes, next_packet_id_, headers);
+    std::array<std::span<const uint8_t>, io::kMaxDatagramBatch + 1> parts;
+    parts[0] = {headers.data(), size};
+    for (size_t i = 0; i < run.count; ++i) parts[i + 1] = run.payloads[i];
+    if (size != 0 && relay_.stack().send_udp_segments(
+                         {parts.data(), run.count + 1}, static_cast<uint16_t>(size),
+                         static_cast<uint16_t>(run.payloads[0].size()), run.count)) {
+      next_packet_id_ += static_cast<uint32_t>(run.count);
+      RelayCounters& counters = relay_.mutable_counters();
+      counters.udp_datagrams_down += run.count;
+      counters.udp_bytes_down += run.bytes;
+      bytes_down_ += run.bytes;
+      return;
+    }
+  }
+  for (size_t i = 0; i < run.count; ++i) deliver_one(run.remote, run.payloads[i]);
+}
+
+// Writes one payload to the app as an IP packet, fragmented at the MTU if it must be.
+void UdpSession::deliver_one(const net::Endpoint& remote, std::span<const uint8_t> payload) {
   RelayCounters& counters = relay_.mutable_counters();
   const auto mtu = static_cast<size_t>(relay_.stack().mtu());
   std::array<uint8_t, net::kMaxUdpHeadersSize> headers;

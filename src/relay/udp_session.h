@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -60,13 +61,28 @@ class UdpSession {
   void fail(const socks5::ConnectOutcome& outcome);
   bool open_udp_socket(const net::Endpoint& relay_endpoint);
   void transmit(const net::Endpoint& destination, std::span<const uint8_t> payload);
-  void on_datagram(std::span<const uint8_t> datagram);
-  void deliver(const net::Endpoint& remote, std::span<const uint8_t> payload);
+  // Consecutive datagrams from the proxy for one remote, all of one payload size but the last,
+  // which may be shorter: written to the app as one packet that the device cuts up.
+  struct Run {
+    net::Endpoint remote;
+    std::array<std::span<const uint8_t>, io::kMaxDatagramBatch> payloads;
+    size_t count = 0;
+    size_t bytes = 0;
+  };
+
+  void receive(std::span<const io::DatagramReader::Datagram> batch);
+  // The remote a datagram from the proxy comes from and its payload; false (counted) if it is
+  // dropped.
+  bool unwrap(std::span<const uint8_t> datagram, net::Endpoint& remote,
+              std::span<const uint8_t>& payload);
+  bool extend(Run& run, const net::Endpoint& remote, std::span<const uint8_t> payload) const;
+  void deliver(const Run& run);
+  void deliver_one(const net::Endpoint& remote, std::span<const uint8_t> payload);
   void touch();
   void end();
 
   static void on_control_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_proxy_datagram(void* context, std::span<const uint8_t> datagram, bool truncated);
+  static void on_proxy_batch(void* context, std::span<const io::DatagramReader::Datagram> batch);
 
   Relay& relay_;
   net::Endpoint app_;

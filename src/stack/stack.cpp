@@ -316,6 +316,29 @@ void Stack::send_packet_parts(std::span<const std::span<const uint8_t>> parts) {
   internal::emit_parts(state_->lwip, parts);
 }
 
+void Stack::set_segment_sink(SegmentSink sink) {
+  state_->lwip.segment_sink = std::move(sink);
+}
+
+bool Stack::send_udp_segments(std::span<const std::span<const uint8_t>> parts,
+                              uint16_t headers_size, uint16_t segment_size, size_t count) {
+  internal::LwipState& state = state_->lwip;
+  if (!state.segment_sink) return false;
+  switch (state.segment_sink(parts, headers_size, segment_size)) {
+    case SegmentWrite::kWritten:
+      state.counters.packets_out += count;
+      state.counters.packets_out_segmented += count;
+      return true;
+    case SegmentWrite::kDropped:
+      state.counters.packets_out_dropped += count;
+      return true;
+    case SegmentWrite::kUnsupported:
+      break;
+  }
+  state.segment_sink = nullptr;  // the device said it cannot: do not ask again
+  return false;
+}
+
 int Stack::mtu() const {
   return state_->mtu;
 }

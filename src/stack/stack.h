@@ -66,6 +66,7 @@ struct StackCounters {
   uint64_t packets_out_dropped = 0;         // the device refused a write (full or error)
   uint64_t packets_malformed = 0;           // bad lengths, versions or header checksums
   uint64_t packets_checksum_offloaded = 0;  // TCP/UDP checksums the device vouched for
+  uint64_t packets_out_segmented = 0;       // of packets_out: UDP datagrams the device cut up
   uint64_t packets_not_handled = 0;         // protocols the tunnel does not relay (dropped)
   uint64_t syns_refused = 0;                // no room for another undecided connection attempt
   uint64_t icmp_echo_replies = 0;           // pings answered locally
@@ -74,6 +75,12 @@ struct StackCounters {
 
 // Writes one outbound packet given as consecutive parts. Returns false if it was dropped.
 using PacketSink = std::function<bool(std::span<const std::span<const uint8_t>> parts)>;
+
+// Writes several UDP datagrams of one flow as one packet that the device cuts up (see
+// Stack::send_udp_segments): the parts start with `headers_size` bytes of IP and UDP headers.
+enum class SegmentWrite { kWritten, kDropped, kUnsupported };
+using SegmentSink = std::function<SegmentWrite(std::span<const std::span<const uint8_t>> parts,
+                                               uint16_t headers_size, uint16_t segment_size)>;
 
 // A buffer for one inbound packet, filled by the caller (e.g. read from the TUN device).
 class InboundPacket {
@@ -125,6 +132,14 @@ class Stack {
   // The same for a packet given as consecutive parts (headers, then a payload left where it
   // was received), written with one gather write and no copy.
   void send_packet_parts(std::span<const std::span<const uint8_t>> parts);
+  // Where the device can cut packets up: the sink for send_udp_segments (none by default).
+  void set_segment_sink(SegmentSink sink);
+  // Writes `count` UDP datagrams of one flow as one packet: headers from
+  // net::write_udp_segment_headers (`headers_size` bytes, the first part), then the payloads,
+  // every one `segment_size` bytes but the last, which may be shorter but not empty. False, with
+  // nothing written or counted, when the device cannot: the caller sends them one by one.
+  bool send_udp_segments(std::span<const std::span<const uint8_t>> parts, uint16_t headers_size,
+                         uint16_t segment_size, size_t count);
   int mtu() const;
 
   // Runs lwIP's timers (retransmission, delayed ACK, TIME-WAIT, reassembly); call every

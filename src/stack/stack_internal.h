@@ -37,6 +37,7 @@ struct LwipState {
   netif interface {};
   tcp_pcb* listener = nullptr;
   PacketSink sink;
+  SegmentSink segment_sink;  // empty where the device cannot cut packets up
   TcpAcceptor* acceptor = nullptr;
   UdpReceiver* udp = nullptr;
   IcmpEcho icmp_echo = IcmpEcho::kReply;

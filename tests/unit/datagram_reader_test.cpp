@@ -1,7 +1,7 @@
 // io::DatagramReader on a real datagram socket pair (AF_UNIX, so no network is needed): a batch
-// shorter than the reader's, several full batches in a row, an empty socket (EAGAIN), datagrams
-// longer than the maximum flagged as truncated without disturbing the next one, and a reader
-// destroyed by its own callback in the middle of a batch.
+// shorter than the reader's arriving as one call, several full batches in a row, an empty socket
+// (EAGAIN), datagrams longer than the maximum flagged as truncated without disturbing the next
+// one, and a reader destroyed by its own callback gets nothing more.
 #include "io/datagram_reader.h"
 
 #include <gtest/gtest.h>
@@ -40,10 +40,16 @@ class DatagramReaderTest : public ::testing::Test {
     int error = 0;
     reader_ = DatagramReader::start(
         &socket_, max_datagram,
-        [](void* context, std::span<const uint8_t> datagram, bool truncated) {
+        [](void* context, std::span<const DatagramReader::Datagram> batch) {
           auto* self = static_cast<DatagramReaderTest*>(context);
-          self->received_.push_back({{datagram.begin(), datagram.end()}, truncated});
-          if (self->received_.size() == self->destroy_after_) self->reader_.reset();
+          EXPECT_FALSE(batch.empty());
+          EXPECT_LE(batch.size(), DatagramReader::batch_size());
+          self->batch_sizes_.push_back(batch.size());
+          for (const auto& datagram : batch) {
+            self->received_.push_back(
+                {{datagram.bytes.begin(), datagram.bytes.end()}, datagram.truncated});
+          }
+          if (self->destroy_after_batches_ == self->batch_sizes_.size()) self->reader_.reset();
         },
         this, error);
     ASSERT_NE(reader_, nullptr) << uv_strerror(error);
@@ -63,7 +69,8 @@ class DatagramReaderTest : public ::testing::Test {
   std::array<int, 2> fds_{-1, -1};
   std::unique_ptr<DatagramReader> reader_;
   std::vector<Received> received_;
-  size_t destroy_after_ = 0;  // the callback destroys the reader after this many (0: never)
+  std::vector<size_t> batch_sizes_;   // datagrams per callback
+  size_t destroy_after_batches_ = 0;  // the callback destroys the reader after this many calls
 };
 
 TEST_F(DatagramReaderTest, BatchShorterThanTheReadersArrivesWhole) {
@@ -71,6 +78,7 @@ TEST_F(DatagramReaderTest, BatchShorterThanTheReadersArrivesWhole) {
   for (size_t i = 0; i < 3; ++i) peer_send(numbered(i));
   uv_run(&loop_, UV_RUN_NOWAIT);
   ASSERT_EQ(received_.size(), 3u);
+  EXPECT_EQ(batch_sizes_, std::vector<size_t>{3});  // one read, one call
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(received_[i].data, numbered(i));
     EXPECT_FALSE(received_[i].truncated);
@@ -112,13 +120,15 @@ TEST_F(DatagramReaderTest, LongDatagramIsFlaggedTruncatedAndTheNextIsIntact) {
 }
 
 TEST_F(DatagramReaderTest, ReaderDestroyedByItsCallbackGetsNoMore) {
-  destroy_after_ = 2;
+  destroy_after_batches_ = 1;
   start(2048);
-  for (size_t i = 0; i < 5; ++i) peer_send(numbered(i));
-  for (int i = 0; i < 5; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  for (size_t i = 0; i < 2; ++i) peer_send(numbered(i));
+  uv_run(&loop_, UV_RUN_NOWAIT);
   ASSERT_EQ(received_.size(), 2u);
   EXPECT_EQ(reader_, nullptr);
-  EXPECT_EQ(received_[1].data, numbered(1));
+  for (size_t i = 2; i < 5; ++i) peer_send(numbered(i));
+  for (int i = 0; i < 5; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(received_.size(), 2u);
 }
 
 }  // namespace

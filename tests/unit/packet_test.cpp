@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "net/checksum.h"
 
 namespace t2s::net {
 namespace {
@@ -554,6 +557,49 @@ TEST(WriteUdpHeadersTest, HeadersPlusPayloadAreTheKnownPackets) {
   EXPECT_EQ(write_udp_headers(ep("10.0.0.1", 1), ep("10.0.0.2", 2), big, 1500, 1, headers), 0u);
   EXPECT_EQ(write_udp_headers(ep("10.0.0.1", 1), ep("2001:db8::2", 2), kHello, 1500, 1, headers),
             0u);
+}
+
+// Segment headers carry the whole run's lengths and only the pseudo-header's sum; a device that
+// completes the checksum (sum from the UDP header on, inverted into the field) makes exactly the
+// packet build_udp_packets builds for the same payload, in both families.
+TEST(WriteUdpSegmentHeadersTest, CompletedChecksumGivesTheBuiltPacket) {
+  const Bytes payload = pattern(2800, 9);
+  for (const auto& [from, to] : {std::pair{ep("192.0.2.7", 443), ep("198.18.0.2", 40001)},
+                                 std::pair{ep("2001:db8::7", 443), ep("fd00::2", 40001)}}) {
+    std::array<uint8_t, kMaxUdpHeadersSize> headers{};
+    const size_t size = write_udp_segment_headers(from, to, payload.size(), 0x10005, headers);
+    const bool v4 = from.address.is_v4();
+    ASSERT_EQ(size, udp_headers_size(v4));
+    Bytes packet(headers.begin(), headers.begin() + size);
+    packet.insert(packet.end(), payload.begin(), payload.end());
+    const size_t udp = size - 8;
+    EXPECT_EQ(get16(packet, udp + 4), 8 + payload.size());
+    if (v4) {
+      EXPECT_EQ(get16(packet, 2), packet.size());
+      EXPECT_EQ(get16(packet, 4), 0x0005);
+      EXPECT_TRUE(sums_ok(slice(packet, 0, 20)));
+    } else {
+      EXPECT_EQ(get16(packet, 4), 8 + payload.size());
+    }
+    // The field is the pseudo-header's sum, not inverted.
+    const Bytes pseudo = v4 ? pseudo4(addr("192.0.2.7"), addr("198.18.0.2"), 17, 8 + payload.size())
+                            : pseudo6(addr("2001:db8::7"), addr("fd00::2"), 17, 8 + payload.size());
+    uint16_t field;
+    std::memcpy(&field, packet.data() + udp + 6, 2);
+    EXPECT_EQ(field, ones_complement_sum(pseudo));
+    // Complete it as the device does.
+    const auto completed =
+        static_cast<uint16_t>(~ones_complement_sum(slice(packet, udp, 8 + 2800)));
+    std::memcpy(packet.data() + udp + 6, &completed, 2);
+    const auto built = build_udp_packets(from, to, payload, 65535, 0x10005);
+    ASSERT_EQ(built.size(), 1u);
+    EXPECT_EQ(packet, built[0]);
+  }
+  std::array<uint8_t, kMaxUdpHeadersSize> headers{};
+  EXPECT_EQ(write_udp_segment_headers(ep("10.0.0.1", 1), ep("10.0.0.2", 2), 65507, 1, headers),
+            28u);
+  EXPECT_EQ(write_udp_segment_headers(ep("10.0.0.1", 1), ep("10.0.0.2", 2), 65508, 1, headers), 0u);
+  EXPECT_EQ(write_udp_segment_headers(ep("10.0.0.1", 1), ep("fd00::2", 2), 100, 1, headers), 0u);
 }
 
 TEST(BuildUdpPacketsTest, SmallPayloadRoundTrips) {

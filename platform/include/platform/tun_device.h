@@ -32,7 +32,18 @@ struct TunOptions {
   std::optional<InterfaceAddress> ipv6;
 };
 
-enum class IoStatus { kOk, kWouldBlock, kError };
+// kUnsupported: the device cannot do what was asked (see write_udp_segments); nothing was written.
+enum class IoStatus { kOk, kWouldBlock, kError, kUnsupported };
+
+// One write that the OS cuts into several UDP datagrams (segmentation offload): the parts make an
+// IPv4 or IPv6 packet whose first `headers_size` bytes are the IP and UDP headers, with lengths
+// for the whole payload and, in the UDP checksum field, only the pseudo-header's sum (not
+// inverted); the payload follows. The OS sends it as datagrams of `segment_size` payload bytes
+// each (the last may be shorter), each with its own lengths, IP ID and checksums.
+struct UdpSegments {
+  uint16_t headers_size = 0;
+  uint16_t segment_size = 0;
+};
 
 struct ReadResult {
   IoStatus status = IoStatus::kOk;
@@ -79,6 +90,15 @@ class TunDevice {
   virtual ReadResult read_packet(std::span<uint8_t> buffer) = 0;
   // Non-blocking: writes one packet given as consecutive parts (gather write).
   virtual IoStatus write_packet(std::span<const std::span<const uint8_t>> parts) = 0;
+  // Non-blocking: writes several UDP datagrams of one flow as one packet with segmentation
+  // offload (see UdpSegments). kUnsupported, with nothing written, where the device cannot (no
+  // virtio-net header, a kernel before 6.2, Windows); the caller then writes them one by one.
+  virtual IoStatus write_udp_segments(std::span<const std::span<const uint8_t>> parts,
+                                      const UdpSegments& segments) {
+    (void)parts;
+    (void)segments;
+    return IoStatus::kUnsupported;
+  }
 };
 
 }  // namespace t2s::platform
