@@ -16,7 +16,11 @@
 #                       (default "1000 10000"); the hard descriptor limit must exceed the
 #                       largest by 1024
 #   BENCH_UDP_FLOWS     parallel sockets for the second UDP transaction-rate run (default 16)
-#   BENCH_UDP_BITRATE   iperf3 -u target bitrate (default 500M); datagrams of BENCH_UDP_LEN (1400)
+#   BENCH_UDP_BITRATE   offered rate of the bulk UDP runs, udp_blast and iperf3 -u (default 1G;
+#                       iperf3's -b syntax: a number with an optional K, M or G); datagrams of
+#                       BENCH_UDP_LEN (1400) bytes of payload
+#   BENCH_UDP_BLAST     the udp_blast tool (default: tools/bench/udp_blast in the build directory
+#                       T2S_BINARY comes from, i.e. T2S_BINARY's directory/../tools/bench/)
 #   BENCH_ONLY          groups of figures to take, a space-separated subset of "memory tcp conn
 #                       udp" (default all); idle RSS is always taken
 #   BENCH_STATS         1: the tunnel runs with the live view on (--stats-listen
@@ -32,9 +36,12 @@
 # machine's CPU time per connection, and the tunnel's RSS idle and with each BENCH_HOLD_CONNS
 # count of idle connections open. UDP: request/response transactions per second (64-byte
 # datagrams, one outstanding per socket; 1 and BENCH_UDP_FLOWS sockets; without the tunnel the
-# client speaks SOCKS5 UDP ASSOCIATE to dante itself) with the tunnel's CPU per transaction, and
-# iperf3 -u goodput and loss through the tunnel (proxychains4 cannot carry UDP, so there is no
-# direct figure). Needs root.
+# client speaks SOCKS5 UDP ASSOCIATE to dante itself) with the tunnel's CPU per transaction; bulk
+# UDP goodput and loss at BENCH_UDP_BITRATE offered, each way, from udp_blast (tools/bench/
+# udp_blast.cpp: a paced C++ sender and counter; its direct runs also speak SOCKS5 UDP ASSOCIATE
+# to dante, with the project's codec) with the tunnel's CPU per GiB; and iperf3 -u through the
+# tunnel at the same rate beside it (proxychains4 cannot carry UDP, so iperf3 has no direct
+# figure). Needs root.
 #
 # Repetitions: each starts a fresh tunnel (idle RSS, then the held connections, then the rest).
 # Within a repetition the direct (proxychains4) and tunnel runs of one figure follow each other
@@ -60,7 +67,7 @@ BENCH_HTTP_CLIENTS=${BENCH_HTTP_CLIENTS:-4}
 BENCH_HOLD_CONNS=${BENCH_HOLD_CONNS:-1000 10000}
 BENCH_JSON=${BENCH_JSON:-}
 BENCH_UDP_FLOWS=${BENCH_UDP_FLOWS:-16}
-BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-500M}
+BENCH_UDP_BITRATE=${BENCH_UDP_BITRATE:-1G}
 BENCH_UDP_LEN=${BENCH_UDP_LEN:-1400}
 BENCH_ONLY=${BENCH_ONLY:-memory tcp conn udp}
 BENCH_STATS=${BENCH_STATS:-0}
@@ -70,6 +77,8 @@ for var in BENCH_REPS BENCH_SECONDS BENCH_CONN_SECONDS BENCH_MTU BENCH_STREAMS \
   BENCH_HTTP_CLIENTS BENCH_UDP_FLOWS BENCH_UDP_LEN; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $var must be a positive integer" >&2; exit 2; }
 done
+[[ $BENCH_UDP_BITRATE =~ ^[0-9]+(\.[0-9]+)?[KMGkmg]?$ ]] ||
+  { echo "bench: BENCH_UDP_BITRATE must be a bit rate like 500M or 1G" >&2; exit 2; }
 [[ $BENCH_STATS =~ ^[01]$ ]] || { echo "bench: BENCH_STATS must be 0 or 1" >&2; exit 2; }
 for group in $BENCH_ONLY; do
   [[ $group =~ ^(memory|tcp|conn|udp)$ ]] ||
@@ -87,6 +96,13 @@ command -v iperf3 >/dev/null || { echo "bench: iperf3 not found" >&2; exit 1; }
 command -v proxychains4 >/dev/null || { echo "bench: proxychains4 not found" >&2; exit 1; }
 harness_preflight
 require_binary
+BENCH_UDP_BLAST=${BENCH_UDP_BLAST:-$(dirname "$T2S_BINARY")/../tools/bench/udp_blast}
+BENCH_UDP_BLAST_PORT=7790
+if [[ " $BENCH_ONLY " == *" udp "* && ! -x $BENCH_UDP_BLAST ]]; then
+  echo "bench: udp_blast not found at $BENCH_UDP_BLAST (the udp group needs it: build the" \
+    "udp_blast target, e.g. tools/build.sh, or set BENCH_UDP_BLAST=/path/to/udp_blast)" >&2
+  exit 1
+fi
 # Every process started from here on (dante, the servers, the holder, the tunnel) inherits the
 # limit: a held connection costs a descriptor in the holder, the tunnel and the server.
 hard=$(ulimit -Hn)
@@ -288,6 +304,37 @@ udp_rr() {
   fi
 }
 
+# udp_bulk MODE DIRECTION(up|down): udp_blast at BENCH_UDP_BITRATE with BENCH_UDP_LEN-byte
+# payloads for BENCH_SECONDS (upload: `send`, download: `recv`); records goodput (Mbit/s of
+# payload received over the run's seconds), loss % and, through the tunnel, the tunnel's CPU
+# seconds per GiB received. MODE=direct: the tool speaks SOCKS5 UDP ASSOCIATE to dante itself (no
+# tunnel, no routes), as udp_rr's direct runs.
+udp_bulk() {
+  local mode=$1 dir=$2 key out err cpu0="" cpu1="" args
+  key="udp_bulk_${dir}_${mode}"
+  err="$HARNESS_TMP/$key.$REP.err"
+  args=(send --host "$HOST_V4" --port "$BENCH_UDP_BLAST_PORT" --bitrate "$BENCH_UDP_BITRATE"
+    --length "$BENCH_UDP_LEN" --seconds "$BENCH_SECONDS")
+  [[ $dir == down ]] && args[0]=recv
+  [[ $mode == direct ]] && args+=(--socks "$NET_V4:$PROXY_PORT")
+  log "UDP bulk $mode: $dir at $BENCH_UDP_BITRATE for ${BENCH_SECONDS}s (udp_blast)"
+  use_mode "$mode"
+  [[ $mode == tunnel ]] && cpu0=$(proc_cpu_seconds "$TUN_PID")
+  if ! out=$(in_app timeout $((BENCH_SECONDS + 40)) "$BENCH_UDP_BLAST" "${args[@]}" 2>"$err"); then
+    log "UDP bulk $mode $dir failed: $out $(head -c 300 "$err")"
+    result "${key}_mbps" n/a
+    return 0
+  fi
+  [[ $mode == tunnel ]] && cpu1=$(proc_cpu_seconds "$TUN_PID")
+  local goodput loss bytes
+  read -r goodput loss bytes < <(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["goodput_mbps"], "n/a" if r["loss_pct"] is None else r["loss_pct"], r["received"] * r["length"])' "$out")
+  result "${key}_mbps" "$goodput"
+  result "${key}_loss_pct" "$loss"
+  if [[ $mode == tunnel ]] && ((bytes > 0)); then
+    result "${key}_cpu_s_per_gib" "$(python3 -c "print(round(($cpu1 - $cpu0) / ($bytes / 2**30), 3))")"
+  fi
+}
+
 # iperf_udp DIRECTION(up|down): iperf3 -u at BENCH_UDP_BITRATE through the tunnel (TCP control
 # connection and UDP data both relayed); records goodput (Mbit/s received), loss % and the tunnel's
 # CPU seconds per GiB received.
@@ -444,6 +491,8 @@ run_repetition() {
   if bench_group udp; then
     pair udp_rr 1
     pair udp_rr "$BENCH_UDP_FLOWS"
+    pair udp_bulk up
+    pair udp_bulk down
     iperf_udp up
     iperf_udp down
   fi
@@ -542,6 +591,9 @@ rows.append(("UDP 64 B req/resp, %d socket(s) [txn/s]" % udp_flows, "ratio",
              "udp_rr_%dflow" % udp_flows, "per_s", None, None, False))
 rows.append(("tunnel CPU per UDP txn, %d socket(s) [us]" % udp_flows, "value",
              "udp_rr_%dflow_tunnel_cpu_us_per_txn" % udp_flows, None, None, None, False))
+for dirn, label in (("up", "upload"), ("down", "download")):
+    rows.append(("UDP %s B at %s %s, goodput [Mbit/s]" % (udp_len, bitrate, label), "ratio",
+                 "udp_bulk_%s" % dirn, "mbps", ">=", 0.9, False))
 
 targets = []
 table = []
@@ -587,6 +639,8 @@ print("tun2socks benchmark: medians of %d repetition(s); iperf3/UDP %ss per run,
       "%ss, MTU %d" % (reps, env["BENCH_SECONDS"], env["BENCH_CONN_SECONDS"], mtu))
 print("ratio = median of the per-repetition tunnel/direct ratios; range = min..max over the "
       "repetitions (of the ratio where there is one)")
+print("direct (column proxychains4): TCP through proxychains4; UDP from clients that speak SOCKS5 "
+      "UDP ASSOCIATE to the same dante themselves (udp_peer.py rr, udp_blast)")
 print()
 print("other figures (medians)")
 print("  %-52s %12s %12s %7s" % ("measure", "proxychains4", "tun2socks", "ratio"))
@@ -612,6 +666,10 @@ for f in (1, udp_flows):
     single.append(("UDP timeouts, %d socket(s)" % f, "udp_rr_%dflow_tunnel_timeouts" % f,
                    "udp_rr_%dflow_direct_timeouts" % f))
 for dirn, label in (("up", "upload"), ("down", "download")):
+    single.append(("UDP bulk (udp_blast) %s loss [%%]" % label, "udp_bulk_%s_tunnel_loss_pct" % dirn,
+                   "udp_bulk_%s_direct_loss_pct" % dirn))
+    single.append(("UDP bulk %s tunnel CPU [s per GiB received]" % label,
+                   "udp_bulk_%s_tunnel_cpu_s_per_gib" % dirn, None))
     single.append(("iperf3 -u %s -l %s %s goodput [Mbit/s]" % (bitrate, udp_len, label),
                    "iperf_udp_%s_tunnel_mbps" % dirn, None))
     single.append(("iperf3 -u %s loss [%%]" % label, "iperf_udp_%s_tunnel_loss_pct" % dirn, None))
@@ -666,12 +724,23 @@ if bench_group memory; then
   start_bg "$NET_NS" "$HARNESS_TMP/aecho.log" python3 "$TCP_PEER" aecho --port "$HOLD_ECHO_PORT"
   wait_port "$NET_NS" "$HOLD_ECHO_PORT" "$HARNESS_BG_PID" "tcp_peer aecho"
 fi
+UDP_BLAST_PID=""
+if bench_group udp; then
+  start_bg "$NET_NS" "$HARNESS_TMP/udp_blast.log" "$BENCH_UDP_BLAST" serve --listen "$HOST_V4" \
+    --port "$BENCH_UDP_BLAST_PORT"
+  UDP_BLAST_PID=$HARNESS_BG_PID
+  wait_port "$NET_NS" "$BENCH_UDP_BLAST_PORT" "$UDP_BLAST_PID" "udp_blast serve" udp
+fi
 write_proxychains_conf
 
 for ((REP = 1; REP <= BENCH_REPS; REP++)); do
   run_repetition
 done
 REP=0
+if [[ -n $UDP_BLAST_PID ]]; then
+  kill_pid "$UDP_BLAST_PID" 3
+  log "$(tail -n 1 "$HARNESS_TMP/udp_blast.log")"
+fi
 
 print_table
 log "bench: total wall time $((($(now_ms) - BENCH_T0) / 1000)) s"
