@@ -15,6 +15,9 @@ on stdout and exits 1 when a check fails:
   flows N   N sockets at once, one request/response each; every one must be answered
   flood N   one datagram from each of N distinct source ports (bound explicitly)
   refused   a connected socket sends; recv must raise ConnectionRefusedError within --timeout
+  burst     --rounds rounds on one socket: each sends --window datagrams back to back (lengths
+            drawn from --sizes, so runs of equal length and shorter ones mix), then every reply
+            must come back byte for byte (sequence number inside), none lost or stray
   rr        request/response transactions per second over --flows sockets (benchmark); with
             --socks HOST:PORT it speaks SOCKS5 UDP ASSOCIATE itself (no tunnel baseline); with
             --check every reply must be its request byte for byte (sequence number and the
@@ -161,6 +164,38 @@ def run_echo(args):
         ok = ok and attempts > 0
     return emit({"ok": ok, "target": "%s:%d" % target, "local_port": sock.getsockname()[1],
                  "results": results})
+
+
+def run_burst(args):
+    target = (args.host, args.port)
+    sock = new_socket(args.host)
+    rng = random.Random(args.seed)
+    sent = received = lost = stray = 0
+    for round_no in range(args.rounds):
+        pending = {}
+        for _ in range(args.window):
+            size = max(8, rng.choice(args.sizes))
+            payload = struct.pack("!Q", sent) + bytes((sent + i) & 0xFF for i in range(size - 8))
+            pending[payload[:8]] = payload
+            sock.sendto(payload, target)
+            sent += 1
+        deadline = time.monotonic() + args.timeout
+        while pending and time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, peer = sock.recvfrom(MAX_DATAGRAM + 1)
+            except socket.timeout:
+                break
+            if pending.get(data[:8]) == data and same_endpoint(peer, target[0], target[1]):
+                del pending[data[:8]]
+                received += 1
+            else:
+                stray += 1
+        lost += len(pending)
+        if lost or stray:
+            break
+    return emit({"ok": lost == 0 and stray == 0 and received == sent, "sent": sent,
+                 "received": received, "lost": lost, "stray": stray})
 
 
 def run_fullcone(args):
@@ -435,6 +470,11 @@ def main():
     c.add_argument("--rate", type=int, default=5000, help="datagrams per second")
     c.add_argument("--seconds", type=float, default=30)
     c = client("refused")
+    c = client("burst")
+    c.add_argument("--rounds", type=int, default=100)
+    c.add_argument("--window", type=int, default=16)
+    c.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1400])
+    c.add_argument("--seed", type=int, default=7)
     c = client("rr")
     c.add_argument("--flows", type=int, default=1)
     c.add_argument("--seconds", type=float, default=10)
@@ -449,10 +489,10 @@ def main():
     args = p.parse_args()
     if args.mode == "server":
         return run_server(args)
-    if args.mode in ("echo",) and max(args.sizes) > MAX_DATAGRAM:
+    if args.mode in ("echo", "burst") and max(args.sizes) > MAX_DATAGRAM:
         p.error("sizes must be <= %d" % MAX_DATAGRAM)
     return {"echo": run_echo, "fullcone": run_fullcone, "flows": run_flows, "flood": run_flood,
-            "refused": run_refused, "rr": run_rr}[args.mode](args)
+            "refused": run_refused, "rr": run_rr, "burst": run_burst}[args.mode](args)
 
 
 if __name__ == "__main__":
