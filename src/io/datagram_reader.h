@@ -3,7 +3,7 @@
 // Linux (datagram_reader_posix.cpp) the reader watches the socket with its own uv_poll_t and
 // takes up to a batch of datagrams with one recvmmsg: libuv's own UDP reads cost one recvmsg per
 // datagram plus one more that finds the socket empty. Windows (datagram_reader_windows.cpp)
-// keeps libuv's uv_udp_recv_start. Sending stays with libuv (uv_udp_try_send) on both.
+// keeps libuv's uv_udp_recv_start. Sending is DatagramWriter's (datagram_writer.h).
 #pragma once
 
 #include <uv.h>

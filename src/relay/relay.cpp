@@ -106,18 +106,31 @@ void Relay::retire(TcpSession* session, uint64_t request_id) {
 
 void Relay::schedule_flush(TcpSession* session) {
   to_flush_.push_back(session);
+  start_flush_check();
+}
+
+void Relay::schedule_flush(UdpSession* session) {
+  udp_to_flush_.push_back(session);
+  start_flush_check();
+}
+
+void Relay::start_flush_check() {
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_check_))) {
     uv_check_start(flush_check_,
                    [](uv_check_t* check) { static_cast<Relay*>(check->data)->flush(); });
   }
 }
 
-// Every session in to_flush_ is alive: retire() takes a session off the list.
+// Every session in to_flush_ and udp_to_flush_ is alive: retire() and retire_udp() take a
+// session off its list.
 void Relay::flush() {
   std::vector<TcpSession*> sessions;
   sessions.swap(to_flush_);
   for (TcpSession* session : sessions) session->flush_to_proxy();
-  if (to_flush_.empty()) uv_check_stop(flush_check_);
+  udp_flushing_.swap(udp_to_flush_);
+  for (UdpSession* session : udp_flushing_) session->flush_to_proxy();
+  udp_flushing_.clear();
+  if (to_flush_.empty() && udp_to_flush_.empty()) uv_check_stop(flush_check_);
 }
 
 void Relay::schedule_reap() {
@@ -132,7 +145,8 @@ void Relay::reap() {
   retired_udp_.clear();
 }
 
-void Relay::on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) {
+void Relay::on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted,
+                          stack::InboundPacket& buffer) {
   auto view = net::parse_udp_packet(packet, checksum_trusted);
   if (!view) {
     ++counters_.udp_dropped_malformed;
@@ -162,7 +176,7 @@ void Relay::on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted
     log::debug("udp {}: new flow", view->source);
     raw->start();
   }
-  found->second->send(view->destination, view->payload, packet);
+  found->second->send(view->destination, view->payload, packet, buffer);
 }
 
 void Relay::touch_udp(UdpSession* session) {
@@ -174,6 +188,7 @@ void Relay::retire_udp(UdpSession* session) {
   auto found = udp_flows_.find(session->app());
   if (found == udp_flows_.end() || found->second.get() != session) return;
   udp_lru_.erase(session->lru_position);
+  std::erase(udp_to_flush_, session);
   retired_udp_.push_back(std::move(found->second));
   udp_flows_.erase(found);
   --counters_.udp_flows_active;
@@ -211,6 +226,7 @@ void Relay::shutdown() {
   all.reserve(sessions_.size());
   for (auto& entry : sessions_) all.push_back(entry.second.get());
   to_flush_.clear();
+  udp_to_flush_.clear();
   for (TcpSession* session : all) session->abort();
   while (!udp_lru_.empty()) udp_lru_.front()->close();
   retired_.clear();

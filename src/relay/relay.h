@@ -91,7 +91,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void on_tcp_request(const stack::TcpRequest& request) override;
   bool on_tcp_accept(uint64_t request_id,
                      std::unique_ptr<stack::TcpConnection>& connection) override;
-  void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) override;
+  void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted,
+                     stack::InboundPacket& buffer) override;
 
   // Resets every session and stops the sweep timer; the loop can then run out.
   void shutdown();
@@ -129,6 +130,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   // A session received data from the app: flush it to the proxy once this loop turn's input
   // is processed (one write for many segments).
   void schedule_flush(TcpSession* session);
+  // Likewise for a UDP flow's datagrams to the proxy (one system call for many).
+  void schedule_flush(UdpSession* session);
 
   // Called by a session that has ended; it is destroyed on a later loop turn.
   void retire(TcpSession* session, uint64_t request_id);
@@ -148,6 +151,7 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   void sweep();
   void schedule_reap();
   void reap();
+  void start_flush_check();
   void flush();
 
   uv_loop_t* loop_;
@@ -165,6 +169,8 @@ class Relay final : public stack::TcpAcceptor, public stack::UdpReceiver {
   uv_timer_t* reap_timer_;
   uv_check_t* flush_check_;  // runs after each loop turn's I/O while sessions wait
   std::vector<TcpSession*> to_flush_;
+  std::vector<UdpSession*> udp_to_flush_;
+  std::vector<UdpSession*> udp_flushing_;  // swapped with udp_to_flush_, keeps its capacity
   std::unordered_map<net::Endpoint, std::unique_ptr<UdpSession>, net::EndpointHash> udp_flows_;
   std::list<UdpSession*> udp_lru_;  // front = least recently active
   std::vector<std::unique_ptr<UdpSession>> retired_udp_;

@@ -19,6 +19,9 @@ constexpr size_t kMaxProxyDatagram = 65535;
 // While the association is being set up, datagrams wait here; beyond this they are dropped.
 constexpr size_t kMaxQueuedDatagrams = 64;
 constexpr size_t kMaxQueuedBytes = 256 * 1024;
+// Datagrams to the proxy gathered in one loop turn before they are sent anyway (the TUN device
+// is read in batches of as many packets).
+constexpr size_t kMaxOutgoing = 64;
 
 void close_udp(uv_udp_t* handle) {
   handle->data = nullptr;
@@ -67,11 +70,13 @@ void UdpSession::start() {
 }
 
 void UdpSession::send(const net::Endpoint& destination, std::span<const uint8_t> payload,
-                      std::span<const uint8_t> packet) {
+                      std::span<const uint8_t> packet, stack::InboundPacket& buffer) {
   if (ended_) return;
   touch();
   if (udp_ != nullptr) {
-    transmit(destination, payload);
+    const bool held = !buffer.empty();
+    transmit(destination, payload, std::move(buffer));
+    if (!held) flush_to_proxy();  // the bytes are valid during this call only
     return;
   }
   if (queue_.size() >= kMaxQueuedDatagrams || queued_bytes_ + payload.size() > kMaxQueuedBytes) {
@@ -115,7 +120,8 @@ void UdpSession::on_associated(const socks5::ConnectOutcome& outcome) {
   std::vector<Queued> queued = std::move(queue_);
   queue_.clear();
   queued_bytes_ = 0;
-  for (const Queued& datagram : queued) transmit(datagram.destination, datagram.payload);
+  for (const Queued& datagram : queued) transmit(datagram.destination, datagram.payload, {});
+  flush_to_proxy();  // before `queued` goes
 }
 
 bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
@@ -143,6 +149,7 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   if (rc == 0) {
     reader_ = io::DatagramReader::start(udp_, kMaxProxyDatagram, on_proxy_batch, this, rc);
   }
+  if (rc == 0) writer_ = std::make_unique<io::DatagramWriter>(udp_);
   if (rc != 0) {
     log::warn("udp {}: cannot open a socket to the proxy's relay {}: {}", app_, relay_endpoint,
               uv_strerror(rc));
@@ -153,7 +160,8 @@ bool UdpSession::open_udp_socket(const net::Endpoint& relay_endpoint) {
   return true;
 }
 
-void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint8_t> payload) {
+void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint8_t> payload,
+                          stack::InboundPacket buffer) {
   // A fake-IP destination goes to the proxy by name.
   socks5::Destination target = destination;
   bool unknown = false;
@@ -168,26 +176,35 @@ void UdpSession::transmit(const net::Endpoint& destination, std::span<const uint
     ++relay_.mutable_counters().udp_dropped_unroutable;
     return;
   }
-  // The header goes out in front of the payload as a gather list: the payload is not copied.
-  std::array<uint8_t, socks5::kMaxUdpHeaderSize> header;
-  size_t header_size = socks5::write_udp_header(target, header);
-  if (header_size == 0) {
+  if (outgoing_.size() == kMaxOutgoing) flush_to_proxy();
+  Outgoing& datagram = outgoing_.emplace_back();
+  datagram.header_size = socks5::write_udp_header(target, datagram.header);
+  if (datagram.header_size == 0) {
+    outgoing_.pop_back();
     ++relay_.mutable_counters().udp_dropped_malformed;
     return;
   }
-  uv_buf_t datagram[2] = {
-      uv_buf_init(reinterpret_cast<char*>(header.data()), static_cast<unsigned>(header_size)),
-      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(payload.data())),
-                  static_cast<unsigned>(payload.size()))};
-  int rc = uv_udp_try_send(udp_, datagram, 2, nullptr);
-  RelayCounters& counters = relay_.mutable_counters();
-  if (rc < 0) {
-    ++counters.udp_dropped_send_failed;  // socket buffer full: UDP may drop
-    return;
+  datagram.payload = payload;
+  datagram.buffer = std::move(buffer);
+  if (outgoing_.size() == 1) relay_.schedule_flush(this);
+}
+
+// The header goes out in front of the payload as a gather list: the payload is not copied.
+void UdpSession::flush_to_proxy() {
+  if (outgoing_.empty()) return;
+  std::array<io::DatagramWriter::Datagram, kMaxOutgoing> datagrams;
+  size_t bytes = 0;
+  for (size_t i = 0; i < outgoing_.size(); ++i) {
+    datagrams[i] = {{outgoing_[i].header.data(), outgoing_[i].header_size}, outgoing_[i].payload};
   }
-  ++counters.udp_datagrams_up;
-  counters.udp_bytes_up += payload.size();
-  bytes_up_ += payload.size();
+  const size_t sent = writer_->send({datagrams.data(), outgoing_.size()});
+  for (size_t i = 0; i < sent; ++i) bytes += outgoing_[i].payload.size();
+  RelayCounters& counters = relay_.mutable_counters();
+  counters.udp_dropped_send_failed += outgoing_.size() - sent;  // buffer full: UDP may drop
+  counters.udp_datagrams_up += sent;
+  counters.udp_bytes_up += bytes;
+  bytes_up_ += bytes;
+  outgoing_.clear();  // lets go of the packets' buffers
 }
 
 void UdpSession::on_proxy_batch(void* context,
@@ -352,6 +369,7 @@ void UdpSession::check_deadline(uint64_t now_ms) {
 
 void UdpSession::end() {
   ended_ = true;
+  outgoing_.clear();
   reader_.reset();
   if (control_) control_->stop_reading();
   relay_.retire_udp(this);

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "io/datagram_reader.h"
+#include "io/datagram_writer.h"
 #include "io/tcp_socket.h"
 #include "net/address.h"
 #include "relay/relay.h"
 #include "socks5/connector.h"
+#include "socks5/udp_codec.h"
+#include "stack/stack.h"
 
 namespace t2s::relay {
 
@@ -34,8 +37,12 @@ class UdpSession {
   void start();
   // A datagram from the app to `destination`; `packet` is the whole IP packet it came in
   // (kept while the association is being set up, to answer with ICMP if that fails).
+  // `buffer` holds the packet; the session keeps it while the datagram waits for the loop
+  // turn's flush (an empty buffer: the datagram is sent at once).
   void send(const net::Endpoint& destination, std::span<const uint8_t> payload,
-            std::span<const uint8_t> packet);
+            std::span<const uint8_t> packet, stack::InboundPacket& buffer);
+  // Sends the datagrams this loop turn gathered for the proxy (see Relay::schedule_flush).
+  void flush_to_proxy();
   // Ends the flow (idle, evicted, or tunnel shutdown); the relay destroys it later.
   void close();
   // Fails the flow if the proxy has not answered its UDP ASSOCIATE within the connect timeout.
@@ -60,7 +67,9 @@ class UdpSession {
   void on_associated(const socks5::ConnectOutcome& outcome);
   void fail(const socks5::ConnectOutcome& outcome);
   bool open_udp_socket(const net::Endpoint& relay_endpoint);
-  void transmit(const net::Endpoint& destination, std::span<const uint8_t> payload);
+  // Adds a datagram to those waiting for flush_to_proxy; `buffer` keeps `payload`'s bytes.
+  void transmit(const net::Endpoint& destination, std::span<const uint8_t> payload,
+                stack::InboundPacket buffer);
   // Consecutive datagrams from the proxy for one remote, all of one payload size but the last,
   // which may be shorter: written to the app as one packet that the device cuts up.
   struct Run {
@@ -94,6 +103,15 @@ class UdpSession {
   uv_udp_t* udp_ = nullptr;                     // freed in its close callback
   std::unique_ptr<io::DatagramReader> reader_;  // reads udp_; destroyed before udp_ closes
   std::vector<Queued> queue_;
+  // A datagram for the proxy, waiting for the end of the loop turn.
+  struct Outgoing {
+    std::array<uint8_t, socks5::kMaxUdpHeaderSize> header;
+    size_t header_size = 0;
+    std::span<const uint8_t> payload;
+    stack::InboundPacket buffer;  // holds payload's bytes (empty: they are the caller's)
+  };
+  std::vector<Outgoing> outgoing_;
+  std::unique_ptr<io::DatagramWriter> writer_;  // writes udp_
   size_t queued_bytes_ = 0;
   uint64_t last_activity_ms_ = 0;
   uint64_t started_ms_ = 0;

@@ -207,8 +207,15 @@ std::span<const uint8_t> flatten(LwipState& state, const pbuf* packet) {
 }
 
 void deliver_udp(LwipState& state, pbuf* packet) {
-  state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted);
-  pbuf_free(packet);
+  if (packet->next != nullptr) {
+    InboundPacket none;
+    state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted, none);
+    pbuf_free(packet);
+    return;
+  }
+  // One piece: the receiver may keep it, to send from it later in this loop turn.
+  InboundPacket buffer(packet);
+  state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted, buffer);
 }
 
 void answer_icmp(LwipState& state, pbuf* packet) {

@@ -41,11 +41,16 @@ class TcpAcceptor {
   ~TcpAcceptor() = default;
 };
 
+class InboundPacket;
+
 // Receives the UDP packets that enter the device, whole (fragments already reassembled).
-// `checksum_trusted`: see Stack::input.
+// `checksum_trusted`: see Stack::input. `buffer` holds `packet`'s bytes; a receiver that moves
+// it away may use them until it lets go of it. Empty when the bytes are a temporary copy (a
+// reassembled packet), valid during the call only.
 class UdpReceiver {
  public:
-  virtual void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) = 0;
+  virtual void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted,
+                             InboundPacket& buffer) = 0;
 
  protected:
   ~UdpReceiver() = default;

@@ -6,12 +6,9 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,8 +18,9 @@
 #include <cstring>
 #include <numeric>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "support/private_network.h"
 
 namespace t2s::io {
 namespace {
@@ -125,19 +123,6 @@ struct ReadLog {
   std::array<char, 256> buffer{};
 };
 
-// Brings up loopback in the calling thread's network namespace.
-bool loopback_up() {
-  int control = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (control < 0) return false;
-  ifreq request{};
-  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  bool up = ioctl(control, SIOCGIFFLAGS, &request) == 0;
-  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-  up = up && ioctl(control, SIOCSIFFLAGS, &request) == 0;
-  close(control);
-  return up;
-}
-
 // A listener with backlog 0 holds one connection nobody accepted; the kernel then drops the
 // next SYN, so that connection is still being made when start_connect returns (on a local link
 // it would otherwise be up by then). That is the path of a spare taken early, or of any
@@ -223,22 +208,11 @@ void write_queued_while_connecting_goes_out() {
   for (int fd_to_close : {peer, first, queued, listener}) close(fd_to_close);
 }
 
-// Its traffic stays in a network namespace of its own (on a thread of its own, since a
-// namespace belongs to the thread that unshares it): only root may make one.
+// Its traffic stays in a network namespace of its own: only root may make one.
 TEST(StartConnectTest, WriteQueuedWhileConnectingGoesOutOnceConnected) {
-  int unshare_error = 0;
-  std::thread runner([&] {
-    if (unshare(CLONE_NEWNET) != 0) {
-      unshare_error = errno;
-      return;
-    }
-    ASSERT_TRUE(loopback_up()) << "cannot bring up loopback in the new namespace";
-    write_queued_while_connecting_goes_out();
-  });
-  runner.join();
-  if (unshare_error != 0) {
-    GTEST_SKIP() << "no private network namespace: " << std::strerror(unshare_error);
-  }
+  const std::string problem =
+      test_support::run_in_private_network(write_queued_while_connecting_goes_out);
+  if (!problem.empty()) GTEST_SKIP() << problem;
 }
 
 }  // namespace
