@@ -64,6 +64,8 @@ stats::Snapshot LiveView::snapshot() {
       {"udp_datagrams_down", "UDP datagrams from the proxy to apps", kCounter,
        r.udp_datagrams_down},
       {"udp_bytes_up", "UDP payload bytes from apps to the proxy", kCounter, r.udp_bytes_up},
+      {"udp_proxy_send_calls", "System calls that sent UDP datagrams to the proxy", kCounter,
+       r.udp_proxy_send_calls},
       {"udp_bytes_down", "UDP payload bytes from the proxy to apps", kCounter, r.udp_bytes_down},
       {"udp_refused", "UDP datagrams answered with port unreachable (proxy without UDP)", kCounter,
        r.udp_refused},

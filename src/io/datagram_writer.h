@@ -24,10 +24,14 @@ class DatagramWriter {
   // `socket`: bound and connected; it must outlive the writer.
   explicit DatagramWriter(uv_udp_t* socket);
 
-  // Sends `datagrams` in order; returns how many went out. The others were dropped: the
-  // socket's buffer was full, or the kernel refused them (e.g. an ICMP error reported on the
-  // connected socket), as UDP may.
-  size_t send(std::span<const Datagram> datagrams);
+  struct Sent {
+    size_t datagrams = 0;     // how many went out
+    size_t system_calls = 0;  // the calls that sent them
+  };
+  // Sends `datagrams` in order. Those that did not go out were dropped: the socket's buffer was
+  // full, or the kernel refused them (e.g. an ICMP error reported on the connected socket), as
+  // UDP may.
+  Sent send(std::span<const Datagram> datagrams);
 
  private:
   uv_udp_t* socket_;

@@ -63,8 +63,9 @@ DatagramWriter::DatagramWriter(uv_udp_t* socket) : socket_(socket) {
   if (const size_t mtu = path_mtu(fd_); mtu > kIpUdpHeaders) max_segment_ = mtu - kIpUdpHeaders;
 }
 
-size_t DatagramWriter::send(std::span<const Datagram> datagrams) {
-  if (fd_ < 0) return 0;
+DatagramWriter::Sent DatagramWriter::send(std::span<const Datagram> datagrams) {
+  Sent sent;
+  if (fd_ < 0) return sent;
   // How many datagrams from `first` on can go as one message, at most `limit`.
   auto run_length = [&](size_t first, size_t limit) {
     const size_t segment = size_of(datagrams[first]);
@@ -81,7 +82,6 @@ size_t DatagramWriter::send(std::span<const Datagram> datagrams) {
     return count;
   };
 
-  size_t sent = 0;
   size_t next = 0;  // the first datagram not yet tried
   while (next < datagrams.size()) {
     std::array<mmsghdr, kMaxPerCall> messages;
@@ -122,8 +122,9 @@ size_t DatagramWriter::send(std::span<const Datagram> datagrams) {
       done = ::sendmmsg(fd_, messages.data(), static_cast<unsigned>(message_count), MSG_DONTWAIT);
     } while (done < 0 && errno == EINTR);
     if (done > 0) {
+      ++sent.system_calls;
       for (size_t i = 0; i < static_cast<size_t>(done); ++i) {
-        sent += counts[i];
+        sent.datagrams += counts[i];
         next += counts[i];
       }
       continue;  // a short count: the next call reports what stopped it

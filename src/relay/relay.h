@@ -54,6 +54,7 @@ struct RelayCounters {
   uint64_t udp_datagrams_up = 0;
   uint64_t udp_datagrams_down = 0;
   uint64_t udp_bytes_up = 0;
+  uint64_t udp_proxy_send_calls = 0;  // system calls that sent udp_datagrams_up
   uint64_t udp_bytes_down = 0;
   uint64_t udp_dropped_malformed = 0;    // bad packets from the app or headers from the proxy
   uint64_t udp_dropped_fragmented = 0;   // SOCKS5 FRAG != 0 from the proxy

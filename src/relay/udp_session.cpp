@@ -197,11 +197,12 @@ void UdpSession::flush_to_proxy() {
   for (size_t i = 0; i < outgoing_.size(); ++i) {
     datagrams[i] = {{outgoing_[i].header.data(), outgoing_[i].header_size}, outgoing_[i].payload};
   }
-  const size_t sent = writer_->send({datagrams.data(), outgoing_.size()});
-  for (size_t i = 0; i < sent; ++i) bytes += outgoing_[i].payload.size();
+  const io::DatagramWriter::Sent sent = writer_->send({datagrams.data(), outgoing_.size()});
+  for (size_t i = 0; i < sent.datagrams; ++i) bytes += outgoing_[i].payload.size();
   RelayCounters& counters = relay_.mutable_counters();
-  counters.udp_dropped_send_failed += outgoing_.size() - sent;  // buffer full: UDP may drop
-  counters.udp_datagrams_up += sent;
+  counters.udp_dropped_send_failed += outgoing_.size() - sent.datagrams;  // UDP may drop
+  counters.udp_datagrams_up += sent.datagrams;
+  counters.udp_proxy_send_calls += sent.system_calls;
   counters.udp_bytes_up += bytes;
   bytes_up_ += bytes;
   outgoing_.clear();  // lets go of the packets' buffers

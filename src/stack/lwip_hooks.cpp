@@ -207,15 +207,21 @@ std::span<const uint8_t> flatten(LwipState& state, const pbuf* packet) {
 }
 
 void deliver_udp(LwipState& state, pbuf* packet) {
+  const std::span<const uint8_t> view = flatten(state, packet);
   if (packet->next != nullptr) {
-    InboundPacket none;
-    state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted, none);
-    pbuf_free(packet);
+    InboundPacket none;  // the view is a copy in scratch, valid during the call only
+    state.udp->on_udp_packet(view, state.checksum_trusted, none);
+  } else if (packet->type_internal == PBUF_REF && state.lent_from != nullptr) {
+    // Lent from the caller's read buffer: the receiver may keep that buffer, and the caller
+    // then reads the next packet into a new one.
+    state.udp->on_udp_packet(view, state.checksum_trusted, *state.lent_from);
+  } else {
+    // One piece of its own: the receiver may keep it.
+    InboundPacket buffer(packet);
+    state.udp->on_udp_packet(view, state.checksum_trusted, buffer);
     return;
   }
-  // One piece: the receiver may keep it, to send from it later in this loop turn.
-  InboundPacket buffer(packet);
-  state.udp->on_udp_packet(flatten(state, packet), state.checksum_trusted, buffer);
+  pbuf_free(packet);
 }
 
 void answer_icmp(LwipState& state, pbuf* packet) {

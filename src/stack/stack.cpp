@@ -268,12 +268,13 @@ void Stack::input(InboundPacket& packet, size_t length, bool checksum_trusted) {
     return;
   }
   if (length <= filled.size() / 4 && whole_udp_packet(filled.first(length))) {
-    // The hooks hand UDP to the relay within this call and free it (lwip_hooks.cpp, deliver_udp):
-    // lend it the packet where it was read instead of copying it. Fragments are kept for
-    // reassembly, so they take the copying path below.
+    // The hooks hand UDP to the relay within this call (lwip_hooks.cpp, deliver_udp): lend it
+    // the packet where it was read instead of copying it; the relay may keep `packet` itself.
+    // Fragments are kept for reassembly, so they take the copying path below.
     buffer = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_REF);
     if (buffer == nullptr) return;
     buffer->payload = filled.data();
+    state_->lwip.lent_from = &packet;
   } else if (length <= filled.size() / 4) {
     // A small packet gets a buffer of its size: lwIP may keep it (TCP out of order, fragments).
     buffer = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
@@ -288,6 +289,7 @@ void Stack::input(InboundPacket& packet, size_t length, bool checksum_trusted) {
   state_->lwip.checksum_trusted = checksum_trusted;
   state_->lwip.interface.input(buffer, &state_->lwip.interface);
   state_->lwip.checksum_trusted = false;
+  state_->lwip.lent_from = nullptr;
 }
 
 void Stack::admit(uint64_t request_id) {

@@ -123,7 +123,9 @@ class Stack {
   InboundPacket allocate_packet();
   // Processes the first `length` bytes of `packet` as one IPv4 or IPv6 packet. A packet much
   // smaller than its buffer is copied out, and `packet` stays usable for the next read, so
-  // queued data never pins MTU-sized buffers; otherwise the buffer is consumed.
+  // queued data never pins MTU-sized buffers; otherwise the buffer is consumed. A small whole
+  // UDP packet is lent to the UdpReceiver instead, which may keep `packet` until it has sent
+  // the datagram on (within the loop turn). A consumed or kept `packet` comes back empty.
   // `checksum_trusted`: the device vouched for the TCP/UDP checksum, which is then not checked
   // (it may hold only a partial sum; see platform::ReadResult).
   void input(InboundPacket& packet, size_t length, bool checksum_trusted = false);

@@ -42,6 +42,8 @@ struct LwipState {
   UdpReceiver* udp = nullptr;
   IcmpEcho icmp_echo = IcmpEcho::kReply;
   bool checksum_trusted = false;  // for the packet being input (see Stack::input)
+  // The caller's buffer while a packet input from it is lent to lwIP (see Stack::input).
+  InboundPacket* lent_from = nullptr;
   StackCounters counters;
   std::vector<uint8_t> scratch;  // flattens chained (reassembled) packets for UDP and ICMP
   uint64_t next_request_id = 1;

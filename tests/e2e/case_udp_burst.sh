@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bursts of datagrams on one flow, answered by the echo peer through dante: replies that one read
 # from the proxy takes together go to the app as one packet the kernel cuts up (UDP segmentation
-# offload on the TUN device), which must reach the app as the same datagrams, byte for byte,
-# in IPv4 and IPv6. Lengths mix so that runs of equal datagrams, shorter last ones and single
+# offload on the TUN device), and datagrams the tunnel reads in one loop turn go to the proxy
+# with one system call (a run of one size as one UDP_SEGMENT message); both ways they must
+# arrive as the same datagrams, byte for byte, in IPv4 and IPv6. Lengths mix so that runs of equal datagrams, shorter last ones and single
 # ones all occur. Bounded: 300 rounds of 16 datagrams per family, 2 s per round.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
@@ -42,5 +43,9 @@ if ((major > 6 || (major == 6 && minor >= 2))); then
 else
   log "Linux $kernel has no UDP segmentation from TUN writers: not checked"
 fi
+up=$(counter_value "$line" udp_datagrams_up)
+calls=$(counter_value "$line" udp_proxy_send_calls)
+((calls > 0 && calls < up)) || fail "$up datagrams to the proxy took $calls system calls: $line"
+log "$up datagrams to the proxy in $calls system calls"
 stop_tunnel_ok
 log "PASS"

@@ -60,7 +60,9 @@ class Link {
     for (const Outgoing& datagram : list) {
       datagrams.push_back({as_bytes(datagram.header), as_bytes(datagram.payload)});
     }
-    return writer_->send(datagrams);
+    const DatagramWriter::Sent sent = writer_->send(datagrams);
+    calls_ = sent.system_calls;
+    return sent.datagrams;
   }
   // Every datagram waiting at the receiver.
   std::vector<std::string> received() {
@@ -77,6 +79,7 @@ class Link {
     close(receiver_);
     receiver_ = -1;
   }
+  size_t calls() const { return calls_; }  // by the last send
   int fd() const {
     uv_os_fd_t fd = -1;
     uv_fileno(reinterpret_cast<const uv_handle_t*>(&socket_), &fd);
@@ -92,6 +95,7 @@ class Link {
   uv_udp_t socket_{};
   int receiver_ = -1;
   std::unique_ptr<DatagramWriter> writer_;
+  size_t calls_ = 0;
 };
 
 // `count` datagrams with `header`, each payload `size` bytes, numbered so that none is alike.
@@ -140,6 +144,7 @@ TEST(DatagramWriterTest, RunsAndOddSizesArriveWholeAndInOrder) {
     append(list, first, 3, 30000);  // two fit one message, the third starts another
     append(list, second, 2, 9);
     EXPECT_EQ(link.send(list), list.size());
+    EXPECT_EQ(link.calls(), 1u);
     EXPECT_EQ(link.received(), joined(list));
   });
 }
@@ -150,6 +155,7 @@ TEST(DatagramWriterTest, ListLongerThanOneCallTakesArrivesInOrder) {
     std::vector<Outgoing> list;
     append(list, "head", 150, 1000);
     EXPECT_EQ(link.send(list), list.size());
+    EXPECT_EQ(link.calls(), 3u);  // 64 datagrams per call
     EXPECT_EQ(link.received(), joined(list));
   });
 }
