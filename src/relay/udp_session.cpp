@@ -198,6 +198,7 @@ void UdpSession::flush_to_proxy() {
     datagrams[i] = {{outgoing_[i].header.data(), outgoing_[i].header_size}, outgoing_[i].payload};
   }
   const io::DatagramWriter::Sent sent = writer_->send({datagrams.data(), outgoing_.size()});
+  // The bytes of the first datagrams: exact unless the kernel refused one in the middle.
   for (size_t i = 0; i < sent.datagrams; ++i) bytes += outgoing_[i].payload.size();
   RelayCounters& counters = relay_.mutable_counters();
   counters.udp_dropped_send_failed += outgoing_.size() - sent.datagrams;  // UDP may drop
