@@ -3,8 +3,9 @@
 # from the proxy takes together go to the app as one packet the kernel cuts up (UDP segmentation
 # offload on the TUN device), and datagrams the tunnel reads in one loop turn go to the proxy
 # with one system call (a run of one size as one UDP_SEGMENT message); both ways they must
-# arrive as the same datagrams, byte for byte, in IPv4 and IPv6. Lengths mix so that runs of equal datagrams, shorter last ones and single
-# ones all occur. Bounded: 300 rounds of 16 datagrams per family, 2 s per round.
+# arrive as the same datagrams, byte for byte, in IPv4 and IPv6. Lengths mix so that runs of
+# equal datagrams, shorter last ones and single ones all occur. Bounded: 300 rounds of 16
+# datagrams per family, 2 s per round.
 set -euo pipefail
 # shellcheck source=tests/e2e/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
