@@ -1,7 +1,7 @@
 // libFuzzer target: arbitrary bytes as one packet from the TUN device, through the real lwIP
 // input path and our hooks (TCP for any destination, held SYNs, UDP, ICMP, reassembly).
 // Connection requests are admitted or refused alternately and accepted connections are kept
-// for a while, so later inputs meet live pcbs.
+// for a while, so later inputs meet live pcbs; some UDP read buffers are kept likewise.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -25,12 +25,19 @@ class Harness final : public stack::TcpAcceptor, public stack::UdpReceiver {
     if (connections.size() > 32) connections.pop_front();  // resets the oldest
     return true;
   }
-  void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted) override {
+  // Like the relay, sometimes keeps the read buffer a datagram arrived in (lent packets), so
+  // the stack must read the next packet into a fresh one.
+  void on_udp_packet(std::span<const uint8_t> packet, bool checksum_trusted,
+                     stack::InboundPacket& buffer) override {
     (void)net::parse_udp_packet(packet, checksum_trusted);
+    if (buffer.empty() || packet.empty() || packet.back() % 2 == 0) return;
+    held.push_back(std::move(buffer));
+    if (held.size() > 8) held.pop_front();
   }
 
   std::vector<uint64_t> requests;
   std::deque<std::unique_ptr<stack::TcpConnection>> connections;
+  std::deque<stack::InboundPacket> held;
 };
 
 struct World {
