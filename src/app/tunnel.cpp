@@ -21,6 +21,8 @@ namespace {
 
 // Packets read per readiness wake-up before yielding to other events.
 constexpr int kReadBatch = 64;
+// A wake-up that comes this long after the loop started polling found the loop asleep.
+constexpr uint64_t kSleptNs = 5'000;
 
 template <typename Handle>
 void close_and_free(Handle* handle) {
@@ -85,11 +87,13 @@ class Tunnel {
         this, error);
     if (!device_watch_) return false;
 
-    // Counts loop turns: the prepare phase runs once per turn, just before the loop polls.
+    // The prepare phase runs just before the loop polls for I/O (and may sleep there).
     poll_start_ = new uv_prepare_t{};
     uv_prepare_init(&loop_, poll_start_);
     poll_start_->data = this;
-    uv_prepare_start(poll_start_, [](uv_prepare_t* h) { ++static_cast<Tunnel*>(h->data)->turn_; });
+    uv_prepare_start(poll_start_, [](uv_prepare_t* h) {
+      static_cast<Tunnel*>(h->data)->poll_started_ns_ = uv_hrtime();
+    });
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_start_));
 
     timer_ = new uv_timer_t{};
@@ -142,14 +146,12 @@ class Tunnel {
     }
     // Reading until the device is empty costs one read that finds nothing. When packets come
     // one per wake-up, as in request/response traffic, that read is wasted where the device is
-    // polled anyway before the loop sleeps again (cheap_to_stop_early). So if the last wake-up
-    // found a single packet, read just one. A wake-up in the turn right after one that read a
-    // single packet may mean packets were left behind (a burst, or ACKs queueing up): then the
-    // device is read until empty, so a burst leaves in one batch.
-    const bool previous_turn = turn_ == last_read_turn_ + 1;
-    last_read_turn_ = turn_;
+    // polled anyway before the loop sleeps again (cheap_to_stop_early). So after a sleep, if
+    // the last wake-up found a single packet, read just one; a wake-up without a sleep means a
+    // burst, and the device is read until empty so its datagrams leave in one batch.
+    const bool slept = uv_hrtime() - poll_started_ns_ >= kSleptNs;
     const int limit =
-        device_->cheap_to_stop_early() && last_wakeup_found_one_ && !previous_turn ? 1 : kReadBatch;
+        device_->cheap_to_stop_early() && slept && last_wakeup_found_one_ ? 1 : kReadBatch;
     int count = 0;
     for (; count < limit; ++count) {
       if (spare_.empty()) spare_ = stack_->allocate_packet();
@@ -212,8 +214,7 @@ class Tunnel {
   std::unique_ptr<platform::DeviceWatch> device_watch_;
   uv_timer_t* timer_ = nullptr;
   uv_prepare_t* poll_start_ = nullptr;
-  uint64_t turn_ = 0;            // loop turns so far
-  uint64_t last_read_turn_ = 0;  // the turn of the last wake-up for the device
+  uint64_t poll_started_ns_ = 0;  // uv_hrtime() when the loop last started polling
   bool last_wakeup_found_one_ = false;
   std::vector<uv_signal_t*> signals_;
   std::optional<int> counter_signal_;
