@@ -141,7 +141,6 @@ class LinuxTunDevice final : public TunDevice {
     return watch;
   }
 
-  bool cheap_to_stop_early() const override { return true; }
   ReadResult read_packet(std::span<uint8_t> buffer) override {
     // Without a header the first part is empty, and the zeroed header says: plain, unchecked.
     std::array<uint8_t, kMaxHeaderSize> raw{};

@@ -145,13 +145,12 @@ class Tunnel {
       return;
     }
     // Reading until the device is empty costs one read that finds nothing. When packets come
-    // one per wake-up, as in request/response traffic, that read is wasted where the device is
-    // polled anyway before the loop sleeps again (cheap_to_stop_early). So after a sleep, if
-    // the last wake-up found a single packet, read just one; a wake-up without a sleep means a
-    // burst, and the device is read until empty so its datagrams leave in one batch.
+    // one per wake-up, as in request/response traffic, that read is wasted: the loop polls the
+    // device before it sleeps again and so finds a packet left behind anyway. So after a sleep,
+    // if the last wake-up found a single packet, read just one; a wake-up without a sleep means
+    // a burst, and the device is read until empty so its datagrams leave in one batch.
     const bool slept = uv_hrtime() - poll_started_ns_ >= kSleptNs;
-    const int limit =
-        device_->cheap_to_stop_early() && slept && last_wakeup_found_one_ ? 1 : kReadBatch;
+    const int limit = slept && last_wakeup_found_one_ ? 1 : kReadBatch;
     int count = 0;
     for (; count < limit; ++count) {
       if (spare_.empty()) spare_ = stack_->allocate_packet();

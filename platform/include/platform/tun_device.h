@@ -86,11 +86,6 @@ class TunDevice {
   virtual std::unique_ptr<DeviceWatch> watch(uv_loop_t* loop, ReadyCallback on_ready, void* context,
                                              std::string& error) = 0;
 
-  // True when a read that finds no packet costs a system call while a callback that stops
-  // before kWouldBlock costs no extra wake-up (Linux: the descriptor is polled level-triggered),
-  // so a caller that expects no further packet may skip that read. False where stopping early
-  // means another wake-up (Windows: Wintun arms its event only on an empty read).
-  virtual bool cheap_to_stop_early() const { return false; }
   // Non-blocking: reads one raw IPv4/IPv6 packet into `buffer`.
   virtual ReadResult read_packet(std::span<uint8_t> buffer) = 0;
   // Non-blocking: writes one packet given as consecutive parts (gather write).
