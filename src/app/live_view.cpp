@@ -21,9 +21,8 @@ std::string_view state_text(const relay::ConnectionView& view) {
 
 }  // namespace
 
-LiveView::LiveView(uv_loop_t* loop, const relay::Relay& relay, const stack::Stack& stack,
-                   const DeviceCounters& device)
-    : loop_(loop), relay_(relay), stack_(stack), device_(device), started_ms_(uv_now(loop)) {}
+LiveView::LiveView(uv_loop_t* loop, const relay::Relay& relay, const stack::Stack& stack)
+    : loop_(loop), relay_(relay), stack_(stack), started_ms_(uv_now(loop)) {}
 
 bool LiveView::serve(const Config& config, std::string& error) {
   if (!config.stats_listen) return true;
@@ -83,8 +82,6 @@ stats::Snapshot LiveView::snapshot() {
       {"icmp_echo_replies", "Pings answered locally", kCounter, s.icmp_echo_replies},
       {"icmp_dropped", "ICMP messages dropped", kCounter, s.icmp_dropped},
       {"packets_in", "Packets read from the device", kCounter, s.packets_in},
-      {"device_reads_empty", "Reads of the device that found no packet", kCounter,
-       device_.reads_empty},
       {"packets_out", "Packets written to the device", kCounter, s.packets_out},
       {"packets_malformed", "Packets dropped as malformed", kCounter, s.packets_malformed},
       {"packets_not_handled", "Packets of protocols the tunnel does not relay", kCounter,

@@ -15,15 +15,9 @@
 
 namespace t2s::app {
 
-// Counted where the tunnel reads the TUN device.
-struct DeviceCounters {
-  uint64_t reads_empty = 0;  // reads that found no packet waiting
-};
-
 class LiveView final : public stats::StatsSource {
  public:
-  LiveView(uv_loop_t* loop, const relay::Relay& relay, const stack::Stack& stack,
-           const DeviceCounters& device);
+  LiveView(uv_loop_t* loop, const relay::Relay& relay, const stack::Stack& stack);
 
   // Starts serving at config.stats_listen (if set). False, with `error`, if it cannot.
   bool serve(const Config& config, std::string& error);
@@ -39,7 +33,6 @@ class LiveView final : public stats::StatsSource {
   uv_loop_t* loop_;
   const relay::Relay& relay_;
   const stack::Stack& stack_;
-  const DeviceCounters& device_;
   uint64_t started_ms_;
   std::unique_ptr<stats::HttpServer> server_;
 };

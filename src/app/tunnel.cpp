@@ -21,8 +21,6 @@ namespace {
 
 // Packets read per readiness wake-up before yielding to other events.
 constexpr int kReadBatch = 64;
-// A wake-up that comes this long after the loop started polling found the loop asleep.
-constexpr uint64_t kSleptNs = 5'000;
 
 template <typename Handle>
 void close_and_free(Handle* handle) {
@@ -76,7 +74,7 @@ class Tunnel {
       return stack::SegmentWrite::kDropped;
     });
     relay_->attach_stack(*stack_);
-    live_view_ = std::make_unique<LiveView>(&loop_, *relay_, *stack_, device_counters_);
+    live_view_ = std::make_unique<LiveView>(&loop_, *relay_, *stack_);
     if (!live_view_->serve(config_, error)) return false;
 
     device_watch_ = device_->watch(
@@ -86,15 +84,6 @@ class Tunnel {
         },
         this, error);
     if (!device_watch_) return false;
-
-    // The prepare phase runs just before the loop polls for I/O (and may sleep there).
-    poll_start_ = new uv_prepare_t{};
-    uv_prepare_init(&loop_, poll_start_);
-    poll_start_->data = this;
-    uv_prepare_start(poll_start_, [](uv_prepare_t* h) {
-      static_cast<Tunnel*>(h->data)->poll_started_ns_ = uv_hrtime();
-    });
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_start_));
 
     timer_ = new uv_timer_t{};
     uv_timer_init(&loop_, timer_);
@@ -130,7 +119,6 @@ class Tunnel {
     relay_.reset();
     device_watch_.reset();
     if (timer_ != nullptr) close_and_free(timer_);
-    if (poll_start_ != nullptr) close_and_free(poll_start_);
     for (auto* handle : signals_) close_and_free(handle);
     signals_.clear();
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -144,22 +132,11 @@ class Tunnel {
       uv_stop(&loop_);
       return;
     }
-    // Reading until the device is empty costs one read that finds nothing. When packets come
-    // one per wake-up, as in request/response traffic, that read is wasted: the loop polls the
-    // device before it sleeps again and so finds a packet left behind anyway. So after a sleep,
-    // if the last wake-up found a single packet, read just one; a wake-up without a sleep means
-    // a burst, and the device is read until empty so its datagrams leave in one batch.
-    const bool slept = uv_hrtime() - poll_started_ns_ >= kSleptNs;
-    const int limit = slept && last_wakeup_found_one_ ? 1 : kReadBatch;
-    int count = 0;
-    for (; count < limit; ++count) {
+    for (int i = 0; i < kReadBatch; ++i) {
       if (spare_.empty()) spare_ = stack_->allocate_packet();
-      if (spare_.empty()) break;  // out of memory: try again on the next wake-up
+      if (spare_.empty()) return;  // out of memory: try again on the next wake-up
       platform::ReadResult result = device_->read_packet(spare_.writable());
-      if (result.status == platform::IoStatus::kWouldBlock) {
-        ++device_counters_.reads_empty;
-        break;
-      }
+      if (result.status == platform::IoStatus::kWouldBlock) return;
       if (result.status == platform::IoStatus::kError) {
         log::error("reading TUN device {} failed: {}", device_->name(), uv_strerror(result.error));
         uv_stop(&loop_);
@@ -167,7 +144,6 @@ class Tunnel {
       }
       stack_->input(spare_, result.size, result.checksum_trusted);
     }
-    last_wakeup_found_one_ = count <= 1;
   }
 
   void on_timer() {
@@ -207,14 +183,10 @@ class Tunnel {
   uv_loop_t loop_{};
   std::unique_ptr<relay::Relay> relay_;
   std::unique_ptr<stack::Stack> stack_;
-  DeviceCounters device_counters_;
-  std::unique_ptr<LiveView> live_view_;  // reads relay_, stack_ and device_counters_
+  std::unique_ptr<LiveView> live_view_;  // reads relay_ and stack_
   stack::InboundPacket spare_;
   std::unique_ptr<platform::DeviceWatch> device_watch_;
   uv_timer_t* timer_ = nullptr;
-  uv_prepare_t* poll_start_ = nullptr;
-  uint64_t poll_started_ns_ = 0;  // uv_hrtime() when the loop last started polling
-  bool last_wakeup_found_one_ = false;
   std::vector<uv_signal_t*> signals_;
   std::optional<int> counter_signal_;
   uint64_t ticks_ = 0;
